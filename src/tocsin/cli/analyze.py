@@ -1,0 +1,104 @@
+"""`tocsin analyze`: run captures through the sensor pipeline, write EVE, print a summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tocsin.capture import CaptureError
+from tocsin.cli.progress import make_progress
+from tocsin.cli.summary import render_summary
+from tocsin.flow.table import FlowConfig
+from tocsin.output.sink import EveSinkError
+from tocsin.runtime.analyze import analyze as run_analysis
+from tocsin.runtime.pipeline import PipelineConfig
+
+
+def analyze(
+    captures: list[Path] = typer.Argument(
+        ...,
+        help=(
+            "Capture files or directories: pcap or pcapng, optionally gzip-compressed. "
+            "Several files (or a directory, searched recursively) are read in time order."
+        ),
+        show_default=False,
+    ),
+    eve: str = typer.Option(
+        "eve.json", "--eve", "-e", help="Where to write EVE JSON events ('-' for standard output)."
+    ),
+    summary_json: Path | None = typer.Option(
+        None, "--summary-json", help="Also write the run summary (and timings) as JSON here."
+    ),
+    flow_cap: int = typer.Option(
+        1_000_000,
+        "--flow-cap",
+        help=(
+            "Most flows held at once (memory bound, about 200 bytes each). Above it the flow "
+            "table enters emergency mode: shorter timeouts, oldest flows evicted and logged."
+        ),
+    ),
+    stats_interval: int = typer.Option(
+        60, "--stats-interval", help="Seconds of packet time between two 'stats' events."
+    ),
+    progress: bool = typer.Option(
+        True,
+        "--progress/--no-progress",
+        help="Progress bar on a terminal (plain lines every few seconds otherwise).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
+) -> None:
+    """Analyse packet captures: decode, track flows, write EVE JSON and print a summary.
+
+    Exit status: 0 when everything was read, 1 when a capture was truncated or corrupt
+    mid-file (what came before was analysed and reported), 2 when nothing could be analysed
+    (unreadable file, not a capture, unsupported link type, bad option).
+    """
+    err = Console(stderr=True)
+    out = Console(stderr=eve == "-")
+    if flow_cap < 16:
+        err.print(f"tocsin: --flow-cap must be at least 16 (got {flow_cap})", markup=False)
+        raise typer.Exit(2)
+    if stats_interval < 1:
+        err.print("tocsin: --stats-interval must be at least 1 second", markup=False)
+        raise typer.Exit(2)
+    config = PipelineConfig(flow=FlowConfig(cap=flow_cap), stats_interval_s=stats_interval)
+    show = progress and not quiet
+    try:
+        with make_progress(err, enabled=show, tty=err.is_terminal) as report:
+            result = run_analysis(captures, eve, config, progress=report)
+    except (CaptureError, EveSinkError) as exc:
+        err.print(f"tocsin: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if not quiet:
+        render_summary(out, result, eve)
+    for message in result.errors:
+        err.print(f"tocsin: {message}", markup=False, highlight=False)
+    if summary_json is not None:
+        payload = {
+            "files": result.files,
+            "packets": result.packets,
+            "bytes": result.bytes,
+            "flows": result.flows,
+            "events": result.events,
+            "flows_by_proto": result.flows_by_proto,
+            "top_talkers": [{"ip": ip, "bytes": b, "flows": f} for ip, b, f in result.top_talkers],
+            "anomalies": result.anomalies,
+            "drops": result.drops,
+            "errors": result.errors,
+            "wall_s": round(result.wall_s, 4),
+            "startup_s": round(result.startup_s, 4),
+            "steady_pps": round(result.steady_pps, 1),
+            "counters": result.counters,
+        }
+        try:
+            summary_json.write_text(json.dumps(payload, indent=2) + "\n")
+        except OSError as exc:
+            err.print(f"tocsin: {summary_json}: cannot write summary: {exc.strerror}")
+            raise typer.Exit(2) from None
+    if result.errors:
+        raise typer.Exit(1)
+    sys.stdout.flush()

@@ -1,0 +1,44 @@
+"""The `tocsin` command: one module per subcommand, wired here."""
+
+from __future__ import annotations
+
+import typer
+
+from tocsin import __version__
+from tocsin.cli import analyze as analyze_cmd
+from tocsin.cli import schema as schema_cmd
+
+app = typer.Typer(
+    name="tocsin",
+    help=(
+        "Tocsin: network threat detection and response for hospitals and regional health "
+        "agencies. Reads packet captures, writes Suricata-compatible EVE JSON."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tocsin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Tocsin command line."""
+
+
+app.command("analyze")(analyze_cmd.analyze)
+app.command("schema")(schema_cmd.schema)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,74 @@
+"""The end-of-run summary a person reads: traffic, flows, talkers, protocols, anomalies, drops."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tocsin.output.timefmt import eve_timestamp
+from tocsin.runtime.analyze import AnalysisResult
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"
+
+
+def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
+    span = ""
+    if r.first_ts is not None and r.last_ts is not None:
+        span = (
+            f" from {eve_timestamp(r.first_ts)[:19]} to {eve_timestamp(r.last_ts)[:19]} UTC "
+            f"({(r.last_ts - r.first_ts) / 1e6:,.1f} s of traffic)"
+        )
+    files = f"{len(r.files)} file" + ("s" if len(r.files) != 1 else "")
+    console.print(
+        f"Analysed {files}: {r.packets:,} packets, {_size(r.bytes)}{span}.",
+        markup=False,
+        highlight=False,
+    )
+    rate = r.packets / r.wall_s if r.wall_s > 0 else 0.0
+    console.print(
+        f"{r.flows:,} flows. Took {r.wall_s:,.2f} s ({rate:,.0f} packets/s, start-up "
+        f"{r.startup_s:,.2f} s).",
+        markup=False,
+        highlight=False,
+    )
+    events = ", ".join(f"{n:,} {t}" for t, n in sorted(r.events.items()))
+    console.print(f"EVE events written to {eve}: {events or 'none'}.", markup=False)
+
+    if r.top_talkers:
+        t = Table(title="Top talkers (bytes in flows they took part in)", title_justify="left")
+        t.add_column("address")
+        t.add_column("bytes", justify="right")
+        t.add_column("flows", justify="right")
+        for ip, nbytes, nflows in r.top_talkers:
+            t.add_row(ip, _size(nbytes), f"{nflows:,}")
+        console.print(t)
+    if r.flows_by_proto:
+        t = Table(title="Protocols", title_justify="left")
+        t.add_column("protocol")
+        t.add_column("flows", justify="right")
+        t.add_column("bytes", justify="right")
+        for proto, n in sorted(r.flows_by_proto.items(), key=lambda kv: -kv[1]):
+            t.add_row(proto, f"{n:,}", _size(r.bytes_by_proto.get(proto, 0)))
+        console.print(t)
+    if r.anomalies:
+        t = Table(title="Anomalies (malformed packets, by decoder event)", title_justify="left")
+        t.add_column("event")
+        t.add_column("count", justify="right")
+        for name, n in sorted(r.anomalies.items(), key=lambda kv: -kv[1]):
+            t.add_row(name, f"{n:,}")
+        console.print(t)
+    if r.drops:
+        t = Table(title="Not seen or cut short, and why", title_justify="left")
+        t.add_column("what")
+        t.add_column("count", justify="right")
+        for what, n in r.drops.items():
+            t.add_row(what, f"{n:,}")
+        console.print(t)
+    else:
+        console.print("Nothing dropped: every packet was decoded and every flow logged.")

@@ -1,0 +1,37 @@
+"""The sensor's own alerts: what it could not see and why. gid 9 is Tocsin's sensor-health range.
+
+Self-alerts go into the same queue as threat alerts: a blind sensor is an incident too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SENSOR_GID = 9
+CATEGORY = "Sensor health"
+
+
+@dataclass(frozen=True, slots=True)
+class SelfAlert:
+    """A sensor-health signature: stable id, text, severity (1 high .. 3 low)."""
+
+    signature_id: int
+    signature: str
+    severity: int
+
+
+FLOW_EMERGENCY = SelfAlert(
+    9_000_001,
+    "TOCSIN SENSOR flow table full: emergency mode, flows evicted early",
+    2,
+)
+CAPTURE_ERROR = SelfAlert(
+    9_000_002,
+    "TOCSIN SENSOR capture unreadable or truncated: packets not analysed",
+    2,
+)
+DEFRAG_MEMCAP = SelfAlert(
+    9_000_003,
+    "TOCSIN SENSOR fragment reassembly cache full: fragments dropped",
+    3,
+)

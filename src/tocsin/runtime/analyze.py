@@ -1,0 +1,145 @@
+"""`analyze`: read captures through the pipeline and report what was seen.
+
+The driver around `Pipeline`: opens the captures, feeds batches, reports progress through a
+callback, records capture errors met mid-run (what was read before them is still analysed),
+and returns an `AnalysisResult` for the CLI's summary. Errors at open (unreadable file, wrong
+magic, unsupported link type, unwritable EVE path) raise `CaptureError` / `EveSinkError`
+before any output is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tocsin.capture import CaptureError, open_capture
+from tocsin.decode.layout import ANOMALY_NAMES
+from tocsin.output.sink import EveSink
+from tocsin.runtime.clock import monotonic, process_age_s
+from tocsin.runtime.pipeline import Pipeline, PipelineConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress report: on-disk bytes consumed of the total, packets so far, current file."""
+
+    bytes_read: int
+    bytes_total: int
+    packets: int
+    current_file: str
+
+
+@dataclass(slots=True)
+class AnalysisResult:
+    """What a person reads at the end of a run (and `--summary-json` writes)."""
+
+    files: list[str]
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
+    events: dict[str, int] = field(default_factory=dict)
+    flows_by_proto: dict[str, int] = field(default_factory=dict)
+    bytes_by_proto: dict[str, int] = field(default_factory=dict)
+    top_talkers: list[tuple[str, int, int]] = field(default_factory=list)
+    anomalies: dict[str, int] = field(default_factory=dict)
+    drops: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    startup_s: float = 0.0
+    steady_pps: float = 0.0
+
+
+def analyze(
+    paths: Sequence[str | Path],
+    eve_path: str | Path,
+    config: PipelineConfig,
+    *,
+    batch_packets: int = 65_536,
+    progress: Callable[[Progress], None] | None = None,
+) -> AnalysisResult:
+    t0 = monotonic() - process_age_s()
+    captures = open_capture(paths, batch_packets=batch_packets)
+    sink = EveSink(eve_path)
+    result = AnalysisResult(files=[str(p) for p in captures.files])
+    pipeline = Pipeline(config, sink)
+    t_first: float | None = None
+    first_packets = 0
+    errors_seen = 0
+    with captures:
+        for batch in captures.batches():
+            pipeline.process(batch)
+            if t_first is None:
+                t_first = monotonic()
+                first_packets = pipeline.packets
+            while errors_seen < len(captures.errors):
+                err = captures.errors[errors_seen]
+                errors_seen += 1
+                pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+            if progress is not None:
+                progress(
+                    Progress(
+                        captures.bytes_read,
+                        captures.bytes_total,
+                        pipeline.packets,
+                        str(captures.current_file or ""),
+                    )
+                )
+        while errors_seen < len(captures.errors):
+            err = captures.errors[errors_seen]
+            errors_seen += 1
+            pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+        pipeline.finish()
+        skipped = captures.skipped_packets
+        result.errors = [str(e) for e in captures.errors]
+    sink.close()
+    t_end = monotonic()
+    _fill(result, pipeline, sink, skipped)
+    result.wall_s = t_end - t0
+    result.startup_s = (t_first - t0) if t_first is not None else result.wall_s
+    steady_time = t_end - t_first if t_first is not None else 0.0
+    if steady_time > 0:
+        result.steady_pps = (pipeline.packets - first_packets) / steady_time
+    return result
+
+
+def _fill(
+    result: AnalysisResult, pipeline: Pipeline, sink: EveSink, skipped: dict[str, int]
+) -> None:
+    flat, extra = pipeline.counters()
+    result.packets = pipeline.packets
+    result.bytes = flat["decoder.bytes"]
+    result.flows = pipeline.totals.flows
+    result.first_ts = pipeline.totals.first_ts
+    result.last_ts = pipeline.totals.last_ts
+    result.events = dict(sink.counts)
+    result.flows_by_proto = dict(pipeline.totals.flows_by_proto)
+    result.bytes_by_proto = dict(pipeline.totals.bytes_by_proto)
+    result.top_talkers = pipeline.talkers.top(10)
+    result.anomalies = {
+        name: int(pipeline.events[code])
+        for code, name in enumerate(ANOMALY_NAMES)
+        if code and pipeline.events[code]
+    }
+    result.anomalies.update(pipeline.other_events)
+    drops = {
+        "packets not decodable (decoder.invalid)": flat["decoder.invalid"],
+        "flows evicted early, table full (flow.mgr.flows_evicted)": flat["flow.mgr.flows_evicted"],
+        "emergency mode entered (flow.emerg_mode_entered)": flat["flow.emerg_mode_entered"],
+        "fragment trackers timed out incomplete (defrag.*.timeouts)": flat["defrag.ipv4.timeouts"]
+        + flat["defrag.ipv6.timeouts"],
+        "fragment trackers evicted, cache full (defrag.tracker_hard_reuse)": flat.get(
+            "defrag.tracker_hard_reuse", 0
+        ),
+        "capture errors (truncated / corrupt files)": flat["capture.errors"],
+    }
+    for reason, count in skipped.items():
+        drops[f"packets skipped by the reader: {reason}"] = count
+    result.drops = {k: v for k, v in drops.items() if v}
+    result.counters = {**flat, **extra}
+
+
+__all__ = ["AnalysisResult", "CaptureError", "Progress", "analyze"]

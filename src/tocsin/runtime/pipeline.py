@@ -1,0 +1,343 @@
+"""The sensor pipeline for one worker: capture batch → decode → defrag → flow → EVE.
+
+`Pipeline.process(batch)` runs the compiled decoder and flow table over a whole batch and
+writes what ended; Python only touches the exceptions — fragments, anomalies, self-alerts,
+periodic stats — each counted. `Pipeline.finish()` ends every flow and writes the final stats.
+
+Time is packet time: stats intervals, timeouts and fragment expiry follow the packets' own
+timestamps, so the same capture gives byte-identical EVE output every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
+from tocsin.decode.defrag import Defragmenter
+from tocsin.decode.kernel import VXLAN_DEFAULT_PORT, decode_batch
+from tocsin.decode.layout import (
+    ANOMALY_CODE,
+    ANOMALY_NAMES,
+    C_BYTES,
+    C_PKTS,
+    DECODER_COUNTERS,
+    FLAG_FRAG,
+    FLAG_IP,
+    FLAG_PORTS,
+    N_ANOMALIES,
+    N_DECODER_COUNTERS,
+    new_packets,
+)
+from tocsin.flow.layout import FC_EMERG_ENTERED, FC_EMERG_OVER
+from tocsin.flow.table import FlowConfig, FlowTable
+from tocsin.model import selfalerts
+from tocsin.model.events import (
+    AlertEvent,
+    AlertInfo,
+    AnomalyEvent,
+    AnomalyInfo,
+    SensorEvent,
+    SensorInfo,
+    StatsEvent,
+)
+from tocsin.model.ids import ip_text
+from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
+from tocsin.output.sink import EveSink
+from tocsin.output.timefmt import eve_timestamp
+from tocsin.runtime.stats import stats_tree
+from tocsin.runtime.talkers import TopTalkers
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Everything the pipeline stages are configured with (injected, never global)."""
+
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    stats_interval_s: int = 60
+    vxlan_port: int = VXLAN_DEFAULT_PORT
+    community_id_seed: int = 0
+    defrag_max_trackers: int = 65_536
+    defrag_max_bytes: int = 32 << 20
+    defrag_timeout_s: int = 60
+
+
+@dataclass(slots=True)
+class RunTotals:
+    """What the summary reports, accumulated over the run."""
+
+    flows: int = 0
+    flows_by_proto: dict[str, int] = field(default_factory=dict)
+    bytes_by_proto: dict[str, int] = field(default_factory=dict)
+    first_ts: int | None = None
+    last_ts: int | None = None
+    self_alerts: int = 0
+
+
+class Pipeline:
+    """One worker's pipeline: owns the decoder counters, flow table and defragmenter."""
+
+    def __init__(self, config: PipelineConfig, sink: EveSink) -> None:
+        self.config = config
+        self.sink = sink
+        self.flows = FlowTable(config.flow)
+        self.defrag = Defragmenter(
+            max_trackers=config.defrag_max_trackers,
+            max_bytes=config.defrag_max_bytes,
+            timeout_us=config.defrag_timeout_s * 1_000_000,
+        )
+        self.formatter = FlowFormatter(config.community_id_seed)
+        self.talkers = TopTalkers()
+        self.totals = RunTotals()
+        self.decoder = np.zeros(N_DECODER_COUNTERS, dtype=np.int64)
+        self.events = np.zeros(N_ANOMALIES, dtype=np.int64)
+        self.other_events: dict[str, int] = {}
+        self.capture_errors = 0
+        self.packets = 0
+        self._next_stats: int | None = None
+        self._emerg_entered = 0
+        self._emerg_over = 0
+        self._proto_flows = np.zeros(256, dtype=np.int64)
+        self._proto_bytes = np.zeros(256, dtype=np.float64)
+
+    # -- hot path -------------------------------------------------------------------------
+
+    def process(self, batch: PacketBatch) -> None:
+        """Decode, account and log one batch of packets."""
+        n = batch.n
+        if n == 0:
+            return
+        pk = new_packets(n)
+        decode_batch(
+            batch.data,
+            batch.offset,
+            batch.caplen,
+            batch.wirelen,
+            batch.linktype,
+            pk,
+            self.decoder,
+            self.events,
+            self.config.vxlan_port,
+        )
+        anomalous = np.flatnonzero(pk["anomaly"])
+        if anomalous.size:
+            self._log_anomalies(batch, pk, anomalous)
+        self._account(pk, batch.wirelen, batch.ts_us)
+        frags = np.flatnonzero(pk["flags"] & FLAG_FRAG)
+        if frags.size:
+            self._defragment(batch, pk, frags)
+        self.packets += n
+        ts_first = int(batch.ts_us[0])
+        ts_last = int(batch.ts_us[-1])
+        if self.totals.first_ts is None:
+            self.totals.first_ts = ts_first
+            self._next_stats = ts_first + self.config.stats_interval_s * 1_000_000
+        self.totals.last_ts = max(self.totals.last_ts or ts_last, ts_last)
+        self.defrag.expire(self.totals.last_ts)
+        self._check_health(self.totals.last_ts)
+        if self._next_stats is not None and self.totals.last_ts >= self._next_stats:
+            self.write_stats(self.totals.last_ts)
+            interval = self.config.stats_interval_s * 1_000_000
+            behind = (self.totals.last_ts - self._next_stats) // interval + 1
+            self._next_stats += behind * interval
+
+    def _account(
+        self,
+        pk: npt.NDArray[np.void],
+        wirelen: npt.NDArray[np.uint32],
+        ts_us: npt.NDArray[np.int64],
+    ) -> None:
+        for ended in self.flows.update(pk, wirelen, ts_us):
+            self._write_flows(ended)
+
+    def _write_flows(self, ended: npt.NDArray[np.void]) -> None:
+        self.sink.write_lines(self.formatter.format(ended), "flow", ended.shape[0])
+        self.totals.flows += ended.shape[0]
+        self.talkers.add(ended)
+        proto = ended["proto"].astype(np.int64)
+        self._proto_flows += np.bincount(proto, minlength=256)
+        self._proto_bytes += np.bincount(
+            proto,
+            weights=(ended["bytes_ts"] + ended["bytes_tc"]).astype(np.float64),
+            minlength=256,
+        )
+
+    # -- exception paths (Python, counted) -------------------------------------------------
+
+    def _log_anomalies(
+        self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
+    ) -> None:
+        for i in rows.tolist():
+            r = pk[i]
+            ipver = int(r["ipver"])
+            has_ip = bool(r["flags"] & FLAG_IP)
+            ports = bool(r["flags"] & FLAG_PORTS)
+            proto = int(r["proto"])
+            vlan = [int(v) for v in (r["vlan0"], r["vlan1"]) if v]
+            self.sink.write(
+                AnomalyEvent(
+                    timestamp=eve_timestamp(int(batch.ts_us[i])),
+                    anomaly=AnomalyInfo(type="decode", event=ANOMALY_NAMES[int(r["anomaly"])]),
+                    pcap_cnt=self.packets + i + 1,
+                    src_ip=ip_text(ipver, int(r["src_hi"]), int(r["src_lo"])) if has_ip else None,
+                    dest_ip=ip_text(ipver, int(r["dst_hi"]), int(r["dst_lo"])) if has_ip else None,
+                    proto=PROTO_NAMES.get(proto, str(proto)) if has_ip else None,
+                    src_port=int(r["sport"]) if ports else None,
+                    dest_port=int(r["dport"]) if ports else None,
+                    vlan=vlan or None,
+                )
+            )
+
+    def _defragment(
+        self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
+    ) -> None:
+        done: list[tuple[int, bytes]] = []
+        for i in rows.tolist():
+            r = pk[i]
+            start = int(batch.offset[i]) + int(r["l3_off"])
+            raw = bytes(batch.data[start : int(batch.offset[i]) + int(batch.caplen[i])])
+            ts = int(batch.ts_us[i])
+            if int(r["ipver"]) == 4:
+                res = self.defrag.add_ipv4(ts, raw, int(r["vlan0"]))
+            else:
+                res = self.defrag.add_ipv6(ts, raw, int(r["frag_off"]), int(r["vlan0"]))
+            for name in res.events:
+                self._count_event(name)
+                self.sink.write(
+                    AnomalyEvent(
+                        timestamp=eve_timestamp(ts),
+                        anomaly=AnomalyInfo(type="decode", event=name),
+                        pcap_cnt=self.packets + i + 1,
+                        src_ip=ip_text(int(r["ipver"]), int(r["src_hi"]), int(r["src_lo"])),
+                        dest_ip=ip_text(int(r["ipver"]), int(r["dst_hi"]), int(r["dst_lo"])),
+                    )
+                )
+            if res.packet is not None:
+                done.append((ts, res.packet))
+        if done:
+            whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
+            wpk = new_packets(whole.n)
+            decode_batch(
+                whole.data,
+                whole.offset,
+                whole.caplen,
+                whole.wirelen,
+                whole.linktype,
+                wpk,
+                self.decoder,
+                self.events,
+                self.config.vxlan_port,
+            )
+            # reassembled datagrams are not new packets on the wire
+            self.decoder[C_PKTS] -= whole.n
+            self.decoder[C_BYTES] -= int(whole.wirelen.sum())
+            self._account(wpk, whole.wirelen, whole.ts_us)
+
+    def _count_event(self, name: str) -> None:
+        code = ANOMALY_CODE.get(name)
+        if code is not None:
+            self.events[code] += 1
+        else:
+            self.other_events[name] = self.other_events.get(name, 0) + 1
+
+    def _check_health(self, now: int) -> None:
+        entered = int(self.flows.ctr[FC_EMERG_ENTERED])
+        if entered > self._emerg_entered:
+            self._emerg_entered = entered
+            self._self_alert(now, selfalerts.FLOW_EMERGENCY)
+        over = int(self.flows.ctr[FC_EMERG_OVER])
+        if over > self._emerg_over:
+            self._emerg_over = over
+            self.sink.write(
+                SensorEvent(
+                    timestamp=eve_timestamp(now),
+                    sensor=SensorInfo(
+                        kind="emergency_over",
+                        message="flow table back under its recovery level: normal timeouts",
+                        counters=self.flows.counters(),
+                    ),
+                )
+            )
+
+    def _self_alert(self, now: int, sig: selfalerts.SelfAlert) -> None:
+        self.totals.self_alerts += 1
+        self.sink.write(
+            AlertEvent(
+                timestamp=eve_timestamp(now),
+                alert=AlertInfo(
+                    action="allowed",
+                    gid=selfalerts.SENSOR_GID,
+                    signature_id=sig.signature_id,
+                    rev=1,
+                    signature=sig.signature,
+                    category=selfalerts.CATEGORY,
+                    severity=sig.severity,
+                ),
+            )
+        )
+
+    def capture_error(self, message: str, file: str, now: int | None) -> None:
+        """Log a capture problem (truncated file...) as a sensor event and a self-alert."""
+        self.capture_errors += 1
+        ts = now if now is not None else (self.totals.last_ts or 0)
+        self.sink.write(
+            SensorEvent(
+                timestamp=eve_timestamp(ts),
+                sensor=SensorInfo(kind="capture_error", message=message, file=file),
+            )
+        )
+        self._self_alert(ts, selfalerts.CAPTURE_ERROR)
+
+    # -- end of run ------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """End every flow (reason "shutdown") and write the final stats."""
+        for ended in self.flows.flush():
+            self._write_flows(ended)
+        self.write_stats(self.totals.last_ts or 0)
+        for p in np.flatnonzero(self._proto_flows).tolist():
+            name = PROTO_NAMES.get(p, str(p))
+            self.totals.flows_by_proto[name] = int(self._proto_flows[p])
+            self.totals.bytes_by_proto[name] = int(self._proto_bytes[p])
+
+    def counters(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(Suricata-named counters, Tocsin-only counters), flat dotted names."""
+        flat: dict[str, int] = {}
+        extra: dict[str, int] = {}
+        for name, v in zip(DECODER_COUNTERS, self.decoder.tolist(), strict=True):
+            flat[f"decoder.{name}"] = v
+        pkts = flat["decoder.pkts"]
+        flat["decoder.avg_pkt_size"] = flat["decoder.bytes"] // pkts if pkts else 0
+        for code in range(1, N_ANOMALIES):
+            flat[f"decoder.event.{ANOMALY_NAMES[code]}"] = int(self.events[code])
+        for name, v in self.other_events.items():
+            flat[f"decoder.event.{name}"] = v
+        for name, v in self.flows.counters().items():
+            if name in ("flow.active_max", "flow.emergency"):
+                extra[name] = v
+            else:
+                flat[name] = v
+        flat["flow.memcap"] = 0
+        for name, v in self.defrag.counters.items():
+            if name == "memcap_reached":
+                extra[f"defrag.{name}"] = v
+            else:
+                flat[f"defrag.{name}"] = v
+        flat["capture.errors"] = self.capture_errors
+        return flat, extra
+
+    def write_stats(self, now: int) -> None:
+        flat, extra = self.counters()
+        uptime = (now - self.totals.first_ts) // 1_000_000 if self.totals.first_ts else 0
+        flat["uptime"] = uptime
+        self.sink.write(StatsEvent(timestamp=eve_timestamp(now), stats=stats_tree(flat)))
+        self.sink.write(
+            SensorEvent(
+                timestamp=eve_timestamp(now),
+                sensor=SensorInfo(
+                    kind="counters", message="counters Suricata has no name for", counters=extra
+                ),
+            )
+        )
