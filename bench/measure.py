@@ -1,8 +1,11 @@
 """Run one command as a child process and measure it as a whole process.
 
-Wall time is `perf_counter` around spawn .. exit. CPU time and `ru_maxrss` come from `wait4`
-(ru_maxrss: the high-water RSS of the largest single process of the tree). Because some peers
-fork helpers (nfstream's meters), a sampler also sums the PSS of the whole process tree every
+Wall time is `perf_counter` around spawn .. exit. The command runs under `/usr/bin/time`, which
+reports its child's CPU time and `ru_maxrss` (the kernel's high-water RSS of the largest single
+process of the tree). `time` is needed because a child forked straight from this harness would
+inherit the harness's own RSS (~70 MB of numpy) in its high-water mark at exec; without
+`/usr/bin/time` we fall back to `wait4` and that artifact. Because some peers fork helpers
+(nfstream's meters), a sampler also sums the PSS of the command's process tree every
 `SAMPLE_S`; `peak_rss_mb` is the larger of the two.
 """
 
@@ -17,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+USE_TIME = os.access("/usr/bin/time", os.X_OK)
 SAMPLE_S = 0.2
 
 
@@ -70,7 +74,8 @@ class _Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.peak_kb = max(self.peak_kb, sum(_pss_kb(p) for p in _tree(self.pid)))
+            tree = _tree(self.pid)[1:] if USE_TIME else _tree(self.pid)
+            self.peak_kb = max(self.peak_kb, sum(_pss_kb(p) for p in tree))
             self.stop.wait(SAMPLE_S)
 
 
@@ -83,10 +88,13 @@ def _kill_group(pid: int) -> None:
 def run(
     cmd: list[str], stdout: Path, stderr: Path, timeout_s: float, env: dict[str, str] | None = None
 ) -> Measured:
+    rusage_file = stderr.with_suffix(".rusage")
+    rusage_file.unlink(missing_ok=True)
+    full = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(rusage_file), *cmd] if USE_TIME else cmd
     with stdout.open("wb") as out, stderr.open("wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+            full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
         sampler = _Sampler(proc.pid)
         sampler.start()
@@ -99,13 +107,17 @@ def run(
         sampler.stop.set()
         sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
+    maxrss_kb, user_s, sys_s = float(usage.ru_maxrss), usage.ru_utime, usage.ru_stime
+    if USE_TIME:
+        with contextlib.suppress(OSError, ValueError):  # killed: keep wait4's figures
+            maxrss_kb, user_s, sys_s = map(float, rusage_file.read_text().split()[-3:])
     return Measured(
         cmd=cmd,
         returncode=proc.returncode,
         wall_s=wall,
-        user_s=usage.ru_utime,
-        sys_s=usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024,
+        user_s=user_s,
+        sys_s=sys_s,
+        maxrss_mb=maxrss_kb / 1024,
         tree_pss_mb=sampler.peak_kb / 1024,
         timed_out=timed_out,
         stdout=stdout,

@@ -1,11 +1,12 @@
 """`run.py --profile`: run `tocsin analyze` on the mixed capture under cProfile.
 
 The Tocsin command (`--tocsin-cmd`) is resolved to something cProfile can run: a
-`python -m module ...` command becomes `python -m cProfile -o OUT -m module ...`; a console
-script (a Python file with a shebang, which is what `pip install` makes for `tocsin`) becomes
-`python -m cProfile -o OUT /path/to/tocsin ...`. Returns the top 30 entries by cumulative time,
-or a line saying why there is no profile. The profile run is not one of the measured rows:
-cProfile slows pure-Python code several times and compiled kernels not at all.
+`python ...` command becomes `python -m cProfile -o OUT ...`; an installed console script
+(`tocsin`, found through its entry point, so a pyenv shim is fine) is called in-process under
+`cProfile.run`; another Python script with a shebang is run by `python -m cProfile`.
+Returns the top 30 entries by cumulative time, or a line saying why there is no profile.
+The profile run is not one of the measured rows: cProfile slows pure-Python code several
+times and compiled kernels not at all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import make_captures
@@ -27,6 +29,13 @@ def profiled_command(tocsin_cmd: list[str], out: Path) -> list[str] | None:
     prefix = [sys.executable, "-m", "cProfile", "-o", str(out)]
     if Path(head).name.startswith("python"):
         return [*prefix, *rest]
+    for ep in metadata.entry_points(group="console_scripts", name=Path(head).name):
+        module, _, func = ep.value.partition(":")
+        code = (
+            f"import cProfile, sys; from {module} import {func} as main; "
+            f"sys.argv[0] = {head!r}; cProfile.run('main()', {str(out)!r})"
+        )
+        return [sys.executable, "-c", code, *rest]
     script = shutil.which(head)
     if script is None:
         return None

@@ -216,10 +216,12 @@ def table(rows: list[Row]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
+        ok = r.returncode == 0
         lines.append(
             f"| {r.capture} | {r.tool} | {r.input} | {r.packets:,} | {r.wall_s:.2f} "
-            f"| {_fmt(r.startup_s, '.2f')} | {r.pps:,.0f} | {_fmt(r.steady_pps, ',.0f')} "
-            f"| {r.mbps:,.0f} | {r.peak_rss_mb:,.0f} | {r.cpu_s:.1f} | {_fmt(r.flows, ',')} "
+            f"| {_fmt(r.startup_s, '.2f')} | {_fmt(r.pps if ok else None, ',.0f')} "
+            f"| {_fmt(r.steady_pps, ',.0f')} | {_fmt(r.mbps if ok else None, ',.0f')} "
+            f"| {r.peak_rss_mb:,.0f} | {r.cpu_s:.1f} | {_fmt(r.flows, ',')} "
             f"| {_fmt(r.ratio_same, ',.1f')} | {_fmt(r.ratio_whole, ',.1f')} | {r.note} |"
         )
     return "\n".join(lines)

@@ -114,9 +114,10 @@ def test_unsupported_interface_is_skipped_and_reported(tmp_path: Path) -> None:
         shb()
         + idb(1)
         + idb(147)  # LINKTYPE_USER0
+        + idb(147)  # the same link type again: no second error
         + epb(1, US, frame(0))
         + epb(0, US + 1, frame(1))
-        + epb(1, US + 2, frame(2))
+        + epb(2, US + 2, frame(2))
     )
     path = write(tmp_path / "user0.pcapng", data)
     cs = open_capture([path])
@@ -124,7 +125,8 @@ def test_unsupported_interface_is_skipped_and_reported(tmp_path: Path) -> None:
     assert cs.skipped_packets == {"unsupported linktype 147": 2}
     assert [str(e) for e in cs.errors] == [
         f"{path}: interface 1 (block at byte 48) has unsupported link type 147 (supported: 0, 1, "
-        "12, 14, 101, 108, 113, 228, 229, 276); its packets are skipped"
+        "12, 14, 101, 108, 113, 228, 229, 276); packets of interfaces with this link type are "
+        "skipped"
     ]
     assert isinstance(cs.errors[0], UnsupportedLinkType)
 

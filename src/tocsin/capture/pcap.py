@@ -17,8 +17,6 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from numba import njit
-
 from tocsin.capture.batch import SUPPORTED_LINKTYPES, PacketBatch
 from tocsin.capture.errors import CorruptCapture, TruncatedCapture, UnsupportedLinkType
 from tocsin.capture.reader import (
@@ -31,6 +29,7 @@ from tocsin.capture.reader import (
     supported_list,
 )
 from tocsin.capture.stream import Window
+from tocsin.jit import kernel
 
 FILE_HEADER_LEN = 24
 
@@ -45,7 +44,7 @@ PCAP_MAGICS: dict[bytes, tuple[bool, bool, int]] = {
 }
 
 
-@njit(cache=True)
+@kernel
 def walk_pcap(buf, pos, end, big, nano, hdr_len, linktype, max_n, off, cap, wire, ts, lt):  # type: ignore[no-untyped-def]
     """Walk complete records of `buf[pos:end]` into the output arrays, at most `max_n`.
 

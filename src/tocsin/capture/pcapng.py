@@ -6,9 +6,10 @@ Handled blocks:
   a new section: the interfaces of the previous section are forgotten. Parsed in Python.
 - IDB (interface description): link type, snaplen, options ``if_tsresol`` (power of 10 or 2)
   and ``if_tsoffset`` (seconds). Parsed in Python. An interface whose link type is not in
-  `SUPPORTED_LINKTYPES` gets an `UnsupportedLinkType` in `errors` and its packets are skipped and
-  counted in `skipped_packets`; if no interface of the file's first section is usable, the
-  reader raises that error at open instead.
+  `SUPPORTED_LINKTYPES` has its packets skipped and counted in `skipped_packets`, and the first
+  interface of each such link type gets an `UnsupportedLinkType` in `errors`. If no interface
+  defined before the first packet block is usable, the reader raises `UnsupportedLinkType` at
+  open instead.
 - EPB, obsolete PB (type 2) and SPB: walked by the numba kernel. An SPB belongs to interface 0,
   has caplen ``min(original length, snaplen, room in the block)`` and, having no timestamp,
   takes the timestamp of the previous packet of the file (0 before any).
@@ -27,7 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from tocsin.capture.batch import SUPPORTED_LINKTYPES, PacketBatch
 from tocsin.capture.errors import CorruptCapture, TruncatedCapture
@@ -44,6 +44,7 @@ from tocsin.capture.reader import (
     supported_list,
 )
 from tocsin.capture.stream import Window
+from tocsin.jit import kernel
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 BT_SHB, BT_IDB, BT_PB, BT_SPB, BT_EPB = 0x0A0D0D0A, 1, 2, 3, 6
@@ -57,7 +58,7 @@ TS_MUL, TS_NS, TS_DIV, TS_POW2 = 0, 1, 2, 3
 C_BLOCK_LEN, C_TRAILER, C_CAPLEN_BIG, C_CAPLEN_ROOM, C_IFACE = 1, 2, 3, 4, 5
 
 
-@njit(cache=True)
+@kernel
 def walk_pcapng(buf, pos, end, big, max_n, ifs, if_skip, last_ts, off, cap, wire, ts, lt):  # type: ignore[no-untyped-def]
     """Walk the blocks of `buf[pos:end]`, writing packets of usable interfaces (at most `max_n`).
 
@@ -167,6 +168,7 @@ class PcapngReader(BaseReader):
         self._ifs = np.zeros((0, 6), dtype=np.int64)
         self._if_skip = np.zeros(0, dtype=np.int64)
         self._last_ts = 0
+        self._reported: set[int] = set()
         self._walk(0)  # the header: every block before the first packet block
         if self._ifs.shape[0] and not self._ifs[:, 1].any():
             first = self.errors[0]
@@ -293,10 +295,12 @@ class PcapngReader(BaseReader):
         row = np.array([[linktype, usable, kind, fac, offset_us, snaplen]], dtype=np.int64)
         self._ifs = np.concatenate([self._ifs, row])
         self._if_skip = np.concatenate([self._if_skip, np.zeros(1, dtype=np.int64)])
-        if not usable:
+        if not usable and linktype not in self._reported:
+            self._reported.add(linktype)  # one error per link type, not per interface
             err = Unsupported(
                 self.path,
                 f"interface {index} (block at {where}) has unsupported link type {linktype} "
-                f"(supported: {supported_list()}); its packets are skipped",
+                f"(supported: {supported_list()}); packets of interfaces with this link type "
+                "are skipped",
             )
             self.errors.append(err)

@@ -19,11 +19,11 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-from numba import njit
 
 from tocsin.capture.batch import SUPPORTED_LINKTYPES, PacketBatch
 from tocsin.capture.errors import CaptureError
 from tocsin.capture.stream import Window
+from tocsin.jit import inline_kernel
 
 # A captured packet longer than this is taken as a corrupt length field, not a packet.
 MAX_CAPLEN = 256 * 1024
@@ -35,7 +35,7 @@ ST_CONTROL = 2  # pcapng: an SHB or IDB at `pos`, for Python to parse
 ST_CORRUPT = 3  # the record at `pos` is inconsistent (kernel-specific detail code)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def rd_u32(buf, p, big):  # type: ignore[no-untyped-def]
     """Unsigned 32-bit field at `buf[p]` as int64, big- or little-endian."""
     if big:
@@ -53,7 +53,7 @@ def rd_u32(buf, p, big):  # type: ignore[no-untyped-def]
     )
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def rd_u16(buf, p, big):  # type: ignore[no-untyped-def]
     """Unsigned 16-bit field at `buf[p]` as int64."""
     if big:

@@ -18,6 +18,12 @@ from tocsin.runtime.analyze import analyze as run_analysis
 from tocsin.runtime.pipeline import PipelineConfig
 
 
+def _error(message: str) -> None:
+    """One plain line on stderr (never wrapped or styled: people grep these)."""
+    sys.stderr.write(f"tocsin: {message}\n")
+    sys.stderr.flush()
+
+
 def analyze(
     captures: list[Path] = typer.Argument(
         ...,
@@ -60,10 +66,10 @@ def analyze(
     err = Console(stderr=True)
     out = Console(stderr=eve == "-")
     if flow_cap < 16:
-        err.print(f"tocsin: --flow-cap must be at least 16 (got {flow_cap})", markup=False)
+        _error(f"--flow-cap must be at least 16 (got {flow_cap})")
         raise typer.Exit(2)
     if stats_interval < 1:
-        err.print("tocsin: --stats-interval must be at least 1 second", markup=False)
+        _error("--stats-interval must be at least 1 second")
         raise typer.Exit(2)
     config = PipelineConfig(flow=FlowConfig(cap=flow_cap), stats_interval_s=stats_interval)
     show = progress and not quiet
@@ -71,12 +77,12 @@ def analyze(
         with make_progress(err, enabled=show, tty=err.is_terminal) as report:
             result = run_analysis(captures, eve, config, progress=report)
     except (CaptureError, EveSinkError) as exc:
-        err.print(f"tocsin: {exc}", markup=False, highlight=False)
+        _error(str(exc))
         raise typer.Exit(2) from None
     if not quiet:
         render_summary(out, result, eve)
     for message in result.errors:
-        err.print(f"tocsin: {message}", markup=False, highlight=False)
+        _error(message)
     if summary_json is not None:
         payload = {
             "files": result.files,
@@ -97,7 +103,7 @@ def analyze(
         try:
             summary_json.write_text(json.dumps(payload, indent=2) + "\n")
         except OSError as exc:
-            err.print(f"tocsin: {summary_json}: cannot write summary: {exc.strerror}")
+            _error(f"{summary_json}: cannot write summary: {exc.strerror}")
             raise typer.Exit(2) from None
     if result.errors:
         raise typer.Exit(1)

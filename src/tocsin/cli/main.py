@@ -42,3 +42,7 @@ app.command("schema")(schema_cmd.schema)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,7 @@ cooked SLL and SLL2, BSD NULL/LOOP, raw IPv4/IPv6; ARP (counted); IPv4 with opti
 extension headers; TCP (flags, MSS, window scale, SACK, timestamps), UDP, SCTP ports, ICMPv4,
 ICMPv6; decapsulation of GRE (v0: IPv4, IPv6, transparent Ethernet bridging, ERSPAN types I, II
 and III), VXLAN (UDP port `vxlan_port`) and IP-in-IP (4in4, 6in4, 4in6, 6in6), at most
-`MAX_LAYERS` encapsulations deep.
+`MAX_LAYERS` IP headers deep (the outer one included; deeper: `decoder.too_many_layers`, no flow).
 
 Not done here: fragment reassembly (fragments get `FLAG_FRAG` and go to `defrag.py`), checksum
 validation (like Zeek's -C and Suricata's checksum-validation: auto on a capture file, bad
@@ -20,7 +20,6 @@ checksums are not an error), flow lookup (`flow/`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tocsin.capture.batch import (
     LINKTYPE_ETHERNET,
@@ -43,6 +42,7 @@ from tocsin.decode.layout import (
     A_ICMP6_SMALL,
     A_IP4_HLEN,
     A_IP4_IPLEN,
+    A_IP4_OPT_PAD,
     A_IP4_OPTLEN,
     A_IP4_OPTMAL,
     A_IP4_SMALL,
@@ -62,8 +62,9 @@ from tocsin.decode.layout import (
     A_SLL_SMALL,
     A_TCP_HLEN,
     A_TCP_OPT_INVALID,
+    A_TCP_OPTLEN,
     A_TCP_SMALL,
-    A_UDP_HLEN_INVALID,
+    A_UDP_HLEN_SMALL,
     A_UDP_LEN_INVALID,
     A_UDP_SMALL,
     A_VLAN_LAYERS,
@@ -110,6 +111,7 @@ from tocsin.decode.layout import (
     TCPOPT_TS,
     TCPOPT_WSCALE,
 )
+from tocsin.jit import inline_kernel, kernel
 
 MAX_LAYERS = 4
 VXLAN_DEFAULT_PORT = 4789
@@ -125,12 +127,12 @@ _BAD = 5  # stop, packet invalid
 _V4_MAPPED = np.uint64(0x0000FFFF00000000)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _rd16(d: np.ndarray, p: int) -> int:
     return (np.int64(d[p]) << 8) | np.int64(d[p + 1])
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _rd32(d: np.ndarray, p: int) -> int:
     return (
         (np.int64(d[p]) << 24)
@@ -140,7 +142,7 @@ def _rd32(d: np.ndarray, p: int) -> int:
     )
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _rd64(d: np.ndarray, p: int) -> np.uint64:
     v = np.uint64(0)
     for k in range(8):
@@ -148,14 +150,25 @@ def _rd64(d: np.ndarray, p: int) -> np.uint64:
     return v
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _anom(pk: np.ndarray, i: int, ev: np.ndarray, code: int) -> None:
     ev[code] += 1
     if pk[i]["anomaly"] == 0:
         pk[i]["anomaly"] = code
 
 
-@njit(cache=True)
+@inline_kernel
+def _clear_l4(pk: np.ndarray, i: int) -> None:
+    """Forget the transport fields an outer layer set (before decoding an inner packet)."""
+    pk[i]["l4_off"] = -1
+    pk[i]["pay_off"] = -1
+    pk[i]["pay_len"] = 0
+    pk[i]["sport"] = 0
+    pk[i]["dport"] = 0
+    pk[i]["proto"] = 0
+
+
+@kernel
 def _decode_ethernet(
     d: np.ndarray, p: int, end: int, pk: np.ndarray, i: int, ctr: np.ndarray, ev: np.ndarray
 ) -> tuple[int, int, int]:
@@ -191,9 +204,15 @@ def _decode_ethernet(
     return _ETYPE, p, etype
 
 
-@njit(cache=True)
+@kernel
 def _dispatch_etype(
-    d: np.ndarray, p: int, end: int, etype: int, pk: np.ndarray, i: int, ctr: np.ndarray,
+    d: np.ndarray,
+    p: int,
+    end: int,
+    etype: int,
+    pk: np.ndarray,
+    i: int,
+    ctr: np.ndarray,
     ev: np.ndarray,
 ) -> int:
     if etype == 0x0800:
@@ -211,10 +230,8 @@ def _dispatch_etype(
     return _DONE
 
 
-@njit(cache=True)
-def _tcp_options(
-    d: np.ndarray, o: int, oend: int, pk: np.ndarray, i: int, ev: np.ndarray
-) -> None:
+@kernel
+def _tcp_options(d: np.ndarray, o: int, oend: int, pk: np.ndarray, i: int, ev: np.ndarray) -> None:
     opts = 0
     while o < oend:
         kind = d[o]
@@ -224,7 +241,6 @@ def _tcp_options(
             o += 1
             continue
         if o + 1 >= oend:
-            _anom(pk, i, ev, A_TCP_OPT_INVALID)
             break
         ln = np.int64(d[o + 1])
         if ln < 2 or o + ln > oend:
@@ -263,10 +279,18 @@ def _tcp_options(
     pk[i]["tcp_opts"] = opts
 
 
-@njit(cache=True)
+@kernel
 def _decode_l4(
-    d: np.ndarray, start: int, o: int, lim: int, proto: int, pk: np.ndarray, i: int,
-    ctr: np.ndarray, ev: np.ndarray, vxlan_port: int,
+    d: np.ndarray,
+    start: int,
+    o: int,
+    lim: int,
+    proto: int,
+    pk: np.ndarray,
+    i: int,
+    ctr: np.ndarray,
+    ev: np.ndarray,
+    vxlan_port: int,
 ) -> tuple[int, int, int]:
     """Transport header at `o` (IP payload ends at `lim`). Returns (next, offset, etype/end)."""
     avail = lim - o
@@ -278,8 +302,11 @@ def _decode_l4(
             _anom(pk, i, ev, A_TCP_SMALL)
             return _BAD, o, 0
         hl = (np.int64(d[o + 12]) >> 4) * 4
-        if hl < 20 or hl > avail:
+        if hl > avail:
             _anom(pk, i, ev, A_TCP_HLEN)
+            return _BAD, o, 0
+        if hl < 20:  # Suricata: the option length (hlen - 20) underflows
+            _anom(pk, i, ev, A_TCP_OPTLEN)
             return _BAD, o, 0
         pk[i]["sport"] = _rd16(d, o)
         pk[i]["dport"] = _rd16(d, o + 2)
@@ -296,14 +323,15 @@ def _decode_l4(
     if proto == 17:
         ctr[C_UDP] += 1
         if avail < 8:
-            _anom(pk, i, ev, A_UDP_SMALL)
+            _anom(pk, i, ev, A_UDP_HLEN_SMALL)
             return _BAD, o, 0
         ulen = _rd16(d, o + 4)
-        if ulen < 8 or ulen > avail:
-            _anom(pk, i, ev, A_UDP_HLEN_INVALID)
+        if ulen > avail:
+            _anom(pk, i, ev, A_UDP_SMALL)
             return _BAD, o, 0
-        if ulen != avail:
+        if ulen < 8:
             _anom(pk, i, ev, A_UDP_LEN_INVALID)
+            return _BAD, o, 0
         sport = _rd16(d, o)
         dport = _rd16(d, o + 2)
         pk[i]["sport"] = sport
@@ -312,10 +340,19 @@ def _decode_l4(
         pk[i]["pay_len"] = ulen - 8
         pk[i]["flags"] |= FLAG_FLOW | FLAG_PORTS
         if dport == vxlan_port and ulen >= 16 + 14 and (d[o + 8] & 0x08) != 0:
-            ctr[C_VXLAN] += 1
-            return _ETH, o + 16, o + ulen
-        if dport == vxlan_port and ulen >= 16 and (d[o + 8] & 0x08) != 0:
-            _anom(pk, i, ev, A_VXLAN_PAYLOAD)
+            inner = _rd16(d, o + 16 + 12)
+            if (
+                inner == 0x0800
+                or inner == 0x86DD
+                or inner == 0x0806
+                or inner == 0x8100
+                or inner == 0x88A8
+                or inner == 0x9100
+            ):
+                ctr[C_VXLAN] += 1
+                pk[i]["flags"] |= FLAG_TUNNEL
+                return _ETH, o + 16, o + ulen
+            _anom(pk, i, ev, A_VXLAN_PAYLOAD)  # not decapsulated: stays a UDP flow
         return _DONE, o, 0
     if proto == 1 or proto == 58:
         if proto == 1:
@@ -371,8 +408,10 @@ def _decode_l4(
         if ver != 0:
             _anom(pk, i, ev, A_GRE_VERSION)
             return _BAD, o, 0
-        if (gflags & 0x0700) != 0:
+        if (gflags & 0x0700) != 0:  # recursion control: not decapsulated (as in Suricata)
             _anom(pk, i, ev, A_GRE_RECUR)
+            pk[i]["flags"] |= FLAG_FLOW
+            return _DONE, o, 0
         hl = 4
         if (gflags & 0xC000) != 0:  # checksum or routing present
             hl += 4
@@ -388,7 +427,9 @@ def _decode_l4(
             pk[i]["flags"] |= FLAG_FLOW  # source-routed GRE: not decapsulated
             return _DONE, o, 0
         g = o + hl
-        pk[i]["flags"] |= FLAG_TUNNEL
+        decap = ptype == 0x0800 or ptype == 0x86DD or ptype == 0x6558
+        if decap or ptype == 0x88BE or ptype == 0x22EB:  # an outer tunnel's flag stays set
+            pk[i]["flags"] |= FLAG_TUNNEL
         if ptype == 0x0800:
             return _IP4, g, lim
         if ptype == 0x86DD:
@@ -421,7 +462,6 @@ def _decode_l4(
                 _anom(pk, i, ev, A_ERSPAN_SMALL)
                 return _BAD, g, 0
             return _ETH, g + eh, lim
-        pk[i]["flags"] &= ~FLAG_TUNNEL
         pk[i]["flags"] |= FLAG_FLOW
         return _DONE, o, 0
     # any other IP protocol: a flow without ports
@@ -431,10 +471,17 @@ def _decode_l4(
     return _DONE, o, 0
 
 
-@njit(cache=True)
+@kernel
 def _decode_ipv4(
-    d: np.ndarray, start: int, p: int, end: int, pk: np.ndarray, i: int, ctr: np.ndarray,
-    ev: np.ndarray, vxlan_port: int,
+    d: np.ndarray,
+    start: int,
+    p: int,
+    end: int,
+    pk: np.ndarray,
+    i: int,
+    ctr: np.ndarray,
+    ev: np.ndarray,
+    vxlan_port: int,
 ) -> tuple[int, int, int]:
     avail = end - p
     if avail < 20:
@@ -464,16 +511,19 @@ def _decode_ipv4(
         if t == 1:
             o += 1
             continue
-        if o + 1 >= oend:
-            _anom(pk, i, ev, A_IP4_OPTMAL)
+        if o + 1 >= oend:  # a type byte without its length
+            _anom(pk, i, ev, A_IP4_OPT_PAD)
             break
         ln = np.int64(d[o + 1])
-        if ln < 2:
+        if ln < 2 or o + ln > oend:
             _anom(pk, i, ev, A_IP4_OPTLEN)
             break
-        if o + ln > oend:
+        if (
+            ((t == 7 or t == 131 or t == 137) and ln < 3)  # record / source route
+            or (t == 68 and ln < 5)  # timestamp
+            or ((t == 136 or t == 148) and ln != 4)  # stream id, router alert
+        ):
             _anom(pk, i, ev, A_IP4_OPTMAL)
-            break
         o += ln
     pk[i]["ipver"] = 4
     pk[i]["src_hi"] = 0
@@ -492,10 +542,17 @@ def _decode_ipv4(
     return _decode_l4(d, start, p + hl, p + tot, proto, pk, i, ctr, ev, vxlan_port)
 
 
-@njit(cache=True)
+@kernel
 def _decode_ipv6(
-    d: np.ndarray, start: int, p: int, end: int, pk: np.ndarray, i: int, ctr: np.ndarray,
-    ev: np.ndarray, vxlan_port: int,
+    d: np.ndarray,
+    start: int,
+    p: int,
+    end: int,
+    pk: np.ndarray,
+    i: int,
+    ctr: np.ndarray,
+    ev: np.ndarray,
+    vxlan_port: int,
 ) -> tuple[int, int, int]:
     avail = end - p
     if avail < 40:
@@ -560,10 +617,17 @@ def _decode_ipv6(
     return _decode_l4(d, start, o, lim, nh, pk, i, ctr, ev, vxlan_port)
 
 
-@njit(cache=True)
+@kernel
 def decode_packet(
-    d: np.ndarray, start: int, clen: int, lt: int, pk: np.ndarray, i: int, ctr: np.ndarray,
-    ev: np.ndarray, vxlan_port: int,
+    d: np.ndarray,
+    start: int,
+    clen: int,
+    lt: int,
+    pk: np.ndarray,
+    i: int,
+    ctr: np.ndarray,
+    ev: np.ndarray,
+    vxlan_port: int,
 ) -> None:
     """Decode the packet at `d[start:start+clen]` of link type `lt` into `pk[i]`."""
     end = start + clen
@@ -593,7 +657,7 @@ def decode_packet(
             etype = _rd16(d, p)
             p += 20
             nxt = _ETYPE
-    elif lt == LINKTYPE_NULL or lt == LINKTYPE_LOOP:
+    elif lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
         ctr[C_NULL] += 1
         if clen < 4:
             _anom(pk, i, ev, A_NULL_SMALL)
@@ -633,7 +697,7 @@ def decode_packet(
     while True:
         if nxt == _ETYPE:
             nxt = _dispatch_etype(d, p, end, etype, pk, i, ctr, ev)
-        elif nxt == _IP4 or nxt == _IP6:
+        elif nxt in (_IP4, _IP6):
             layers += 1
             if layers > MAX_LAYERS:
                 ctr[C_TOO_MANY_LAYERS] += 1
@@ -641,14 +705,16 @@ def decode_packet(
                 break
             # a new IP layer replaces what an outer one set
             pk[i]["flags"] &= ~(FLAG_FLOW | FLAG_PORTS | FLAG_FRAG)
+            _clear_l4(pk, i)
             if nxt == _IP4:
                 nxt, p, lim = _decode_ipv4(d, start, p, end, pk, i, ctr, ev, vxlan_port)
             else:
                 nxt, p, lim = _decode_ipv6(d, start, p, end, pk, i, ctr, ev, vxlan_port)
-            if nxt == _IP4 or nxt == _IP6 or nxt == _ETH:
+            if nxt in (_IP4, _IP6, _ETH):
                 end = lim
         elif nxt == _ETH:
             pk[i]["flags"] &= ~(FLAG_FLOW | FLAG_PORTS)
+            _clear_l4(pk, i)
             nxt, p, etype = _decode_ethernet(d, p, end, pk, i, ctr, ev)
         else:
             break
@@ -657,7 +723,7 @@ def decode_packet(
         ctr[C_INVALID] += 1
 
 
-@njit(cache=True)
+@kernel
 def decode_batch(
     data: np.ndarray,
     offset: np.ndarray,

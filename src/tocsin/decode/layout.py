@@ -134,6 +134,7 @@ ANOMALY_NAMES: tuple[str, ...] = (
     "ipv6.frag_invalid_length",
     "ipv6.frag_ignored",
     "ipv6.unknown_next_header",
+    "ipv4.opt_pad_required",
 )
 ANOMALY_CODE: dict[str, int] = {name: i for i, name in enumerate(ANOMALY_NAMES) if name}
 
@@ -158,6 +159,7 @@ A_IP4_TRUNC = _a("ipv4.trunc_pkt")
 A_IP4_OPTLEN = _a("ipv4.opt_invalid_len")
 A_IP4_OPTMAL = _a("ipv4.opt_malformed")
 A_IP4_VERSION = _a("ipv4.wrong_ip_version")
+A_IP4_OPT_PAD = _a("ipv4.opt_pad_required")
 A_IP6_SMALL = _a("ipv6.pkt_too_small")
 A_IP6_TRUNC = _a("ipv6.trunc_pkt")
 A_IP6_TRUNC_EXT = _a("ipv6.trunc_exthdr")

@@ -9,7 +9,9 @@ Data structures (all NumPy, owned by `flow.table.FlowTable`):
   flow of a class has the same timeout, so the list head is always the next flow to expire and
   expiry costs O(1) per flow — no table scans, whatever the number of flows.
 
-Time is packet time: expiry runs when packet time has advanced by `tick_us` since the last run.
+Time is packet time: expiry runs when packet time has advanced by `tick_us` since the last run,
+and a packet whose flow is already idle past its timeout ends that flow (reason "timeout") and
+starts a new one, whatever the tick's phase. A flow ends when now - last > timeout.
 When a new flow is needed and the table holds `cap` flows, the table enters emergency mode:
 emergency timeouts apply, and if that frees nothing the least recently active flow is evicted
 (reason "forced"). Emergency mode ends when the table falls below the recovery level.
@@ -22,7 +24,6 @@ and calls again. Nothing is ever dropped silently.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tocsin.decode.layout import FLAG_FLOW, TH_ACK, TH_FIN, TH_RST, TH_SYN
 from tocsin.flow.layout import (
@@ -72,6 +73,7 @@ from tocsin.flow.layout import (
     TCP_SYN_SENT,
     TCP_TIME_WAIT,
 )
+from tocsin.jit import inline_kernel, kernel
 
 # indexes into the `st` state array
 ST_FREE_TOP = 0
@@ -89,7 +91,7 @@ _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _mix(x: np.uint64) -> np.uint64:
     x ^= x >> _S33
     x *= _M1
@@ -99,15 +101,22 @@ def _mix(x: np.uint64) -> np.uint64:
     return x
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _endpoint(hi: np.uint64, lo: np.uint64, port: int) -> np.uint64:
     return _mix(hi ^ _mix(lo ^ (np.uint64(port) << np.uint64(48))))
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def key_hash(
-    shi: np.uint64, slo: np.uint64, sp: int, dhi: np.uint64, dlo: np.uint64, dp: int,
-    proto: int, v0: int, v1: int,
+    shi: np.uint64,
+    slo: np.uint64,
+    sp: int,
+    dhi: np.uint64,
+    dlo: np.uint64,
+    dp: int,
+    proto: int,
+    v0: int,
+    v1: int,
 ) -> np.uint64:
     """Direction-independent hash of a flow key."""
     h = _endpoint(shi, slo, sp) + _endpoint(dhi, dlo, dp)
@@ -115,7 +124,7 @@ def key_hash(
     return _mix(h)
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def icmp_counterpart(ipver: int, itype: int) -> int:
     """The response (or request) type paired with `itype`, or -1 (Community ID's table)."""
     if ipver == 4:
@@ -163,7 +172,7 @@ def icmp_counterpart(ipver: int, itype: int) -> int:
     return -1
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _pclass(proto: int) -> int:
     if proto == 6:
         return PCLASS_TCP
@@ -174,7 +183,7 @@ def _pclass(proto: int) -> int:
     return PCLASS_OTHER
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _lru_unlink(fl: np.ndarray, heads: np.ndarray, tails: np.ndarray, s: int) -> None:
     c = fl[s]["cls"]
     p = fl[s]["prev"]
@@ -189,7 +198,7 @@ def _lru_unlink(fl: np.ndarray, heads: np.ndarray, tails: np.ndarray, s: int) ->
         tails[c] = p
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _lru_append(fl: np.ndarray, heads: np.ndarray, tails: np.ndarray, s: int, c: int) -> None:
     fl[s]["cls"] = c
     t = tails[c]
@@ -202,7 +211,7 @@ def _lru_append(fl: np.ndarray, heads: np.ndarray, tails: np.ndarray, s: int, c:
     tails[c] = s
 
 
-@njit(cache=True)
+@kernel
 def _idx_remove(fl: np.ndarray, idx: np.ndarray, s: int) -> None:
     mask = idx.shape[0] - 1
     b = np.int64(fl[s]["hash"] & np.uint64(mask))
@@ -216,10 +225,8 @@ def _idx_remove(fl: np.ndarray, idx: np.ndarray, s: int) -> None:
         if e < 0:
             break
         k = np.int64(fl[e]["hash"] & np.uint64(mask))
-        if i <= j:
-            stays = i < k <= j
-        else:
-            stays = k > i or k <= j
+        # the entry at j stays when its home bucket k is cyclically within (i, j]
+        stays = i < k <= j if i <= j else k > i or k <= j
         if stays:
             continue
         idx[i] = e
@@ -227,10 +234,19 @@ def _idx_remove(fl: np.ndarray, idx: np.ndarray, s: int) -> None:
     idx[i] = -1
 
 
-@njit(cache=True)
+@kernel
 def _end_flow(
-    fl: np.ndarray, idx: np.ndarray, heads: np.ndarray, tails: np.ndarray, free: np.ndarray,
-    st: np.ndarray, ctr: np.ndarray, ended: np.ndarray, n_ended: int, s: int, reason: int,
+    fl: np.ndarray,
+    idx: np.ndarray,
+    heads: np.ndarray,
+    tails: np.ndarray,
+    free: np.ndarray,
+    st: np.ndarray,
+    ctr: np.ndarray,
+    ended: np.ndarray,
+    n_ended: int,
+    s: int,
+    reason: int,
 ) -> int:
     """Copy flow `s` to `ended[n_ended]`, free its slot; returns the new `n_ended`."""
     ended[n_ended] = fl[s]
@@ -248,11 +264,20 @@ def _end_flow(
     return n_ended + 1
 
 
-@njit(cache=True)
+@kernel
 def _expire(
-    fl: np.ndarray, idx: np.ndarray, heads: np.ndarray, tails: np.ndarray, free: np.ndarray,
-    st: np.ndarray, ctr: np.ndarray, tmo: np.ndarray, ended: np.ndarray, n_ended: int,
-    now: int, limit: int,
+    fl: np.ndarray,
+    idx: np.ndarray,
+    heads: np.ndarray,
+    tails: np.ndarray,
+    free: np.ndarray,
+    st: np.ndarray,
+    ctr: np.ndarray,
+    tmo: np.ndarray,
+    ended: np.ndarray,
+    n_ended: int,
+    now: int,
+    limit: int,
 ) -> tuple[int, bool]:
     """End flows idle past their class timeout. Returns (n_ended, finished)."""
     mode = 1 if st[ST_EMERG] != 0 else 0
@@ -271,7 +296,7 @@ def _expire(
     return n_ended, True
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _tcp_next(state: int, d: int, fl_: int) -> int:
     """TCP state after a packet with flags `fl_` in direction `d` (0 = to server)."""
     if (fl_ & TH_RST) != 0:
@@ -316,22 +341,32 @@ def _tcp_next(state: int, d: int, fl_: int) -> int:
     return state
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _tcp_closed(state: int) -> bool:
-    return (
-        state == TCP_TIME_WAIT
-        or state == TCP_LAST_ACK
-        or state == TCP_CLOSING
-        or state == TCP_CLOSED
-    )
+    return state in (TCP_TIME_WAIT, TCP_LAST_ACK, TCP_CLOSING, TCP_CLOSED)
 
 
-@njit(cache=True)
+@kernel
 def _lookup(
-    fl: np.ndarray, idx: np.ndarray, h: np.uint64, shi: np.uint64, slo: np.uint64, sp: int,
-    dhi: np.uint64, dlo: np.uint64, dp: int, proto: int, v0: int, v1: int,
+    fl: np.ndarray,
+    idx: np.ndarray,
+    h: np.uint64,
+    shi: np.uint64,
+    slo: np.uint64,
+    sp: int,
+    dhi: np.uint64,
+    dlo: np.uint64,
+    dp: int,
+    proto: int,
+    ipver: int,
+    v0: int,
+    v1: int,
 ) -> tuple[int, int, int]:
-    """Returns (slot or -1, direction, bucket where the key is or would go)."""
+    """Returns (slot or -1, direction, bucket where the key is or would go).
+
+    `ipver` is part of the key: an IPv4 address is stored IPv4-mapped, so an IPv6 flow between
+    ::ffff:a.b.c.d addresses has the very same address bits as the IPv4 flow.
+    """
     mask = idx.shape[0] - 1
     b = np.int64(h & np.uint64(mask))
     while True:
@@ -341,6 +376,7 @@ def _lookup(
         if (
             fl[s]["hash"] == h
             and fl[s]["proto"] == proto
+            and fl[s]["ipver"] == ipver
             and fl[s]["vlan0"] == v0
             and fl[s]["vlan1"] == v1
         ):
@@ -365,7 +401,7 @@ def _lookup(
         b = (b + 1) & mask
 
 
-@njit(cache=True)
+@kernel
 def _oldest(fl: np.ndarray, heads: np.ndarray) -> int:
     best = -1
     best_ts = np.int64(0)
@@ -377,12 +413,25 @@ def _oldest(fl: np.ndarray, heads: np.ndarray) -> int:
     return best
 
 
-@njit(cache=True)
+@kernel
 def flow_update(
-    pk: np.ndarray, wirelen: np.ndarray, ts_us: np.ndarray, i0: int,
-    pslot: np.ndarray, pdir: np.ndarray, pfid: np.ndarray,
-    fl: np.ndarray, idx: np.ndarray, heads: np.ndarray, tails: np.ndarray, free: np.ndarray,
-    st: np.ndarray, ctr: np.ndarray, tmo: np.ndarray, ended: np.ndarray, n_ended: int,
+    pk: np.ndarray,
+    wirelen: np.ndarray,
+    ts_us: np.ndarray,
+    i0: int,
+    pslot: np.ndarray,
+    pdir: np.ndarray,
+    pfid: np.ndarray,
+    fl: np.ndarray,
+    idx: np.ndarray,
+    heads: np.ndarray,
+    tails: np.ndarray,
+    free: np.ndarray,
+    st: np.ndarray,
+    ctr: np.ndarray,
+    tmo: np.ndarray,
+    ended: np.ndarray,
+    n_ended: int,
 ) -> tuple[int, int]:
     """Account packets `i0..` of a decoded batch to flows.
 
@@ -432,7 +481,15 @@ def flow_update(
         v1 = np.int64(pk[i]["vlan1"])
         tfl = np.int64(pk[i]["tcp_flags"])
         h = key_hash(shi, slo, sp, dhi, dlo, dp, proto, v0, v1)
-        s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, v0, v1)
+        s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
+        if s >= 0 and now - fl[s]["last_ts"] > tmo[1 if st[ST_EMERG] != 0 else 0, fl[s]["cls"]]:
+            # idle past its timeout, though the expiry tick has not come round yet: the flow
+            # is over whatever the tick's phase, and this packet starts a new one
+            n_ended = _end_flow(
+                fl, idx, heads, tails, free, st, ctr, ended, n_ended, s, REASON_TIMEOUT
+            )
+            ctr[FC_TIMEOUT] += 1
+            s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
         if (
             s >= 0
             and proto == 6
@@ -443,7 +500,7 @@ def flow_update(
                 fl, idx, heads, tails, free, st, ctr, ended, n_ended, s, REASON_TCP_REUSE
             )
             ctr[FC_TCP_REUSE] += 1
-            s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, v0, v1)
+            s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
         if s < 0:
             if ctr[FC_ACTIVE] >= cap:
                 if st[ST_EMERG] == 0:
@@ -451,17 +508,36 @@ def flow_update(
                     ctr[FC_EMERG_ENTERED] += 1
                     ctr[FC_EMERGENCY] = 1
                     n_ended, done = _expire(
-                        fl, idx, heads, tails, free, st, ctr, tmo, ended, n_ended, now,
+                        fl,
+                        idx,
+                        heads,
+                        tails,
+                        free,
+                        st,
+                        ctr,
+                        tmo,
+                        ended,
+                        n_ended,
+                        now,
                         room - 1,
                     )
                 if ctr[FC_ACTIVE] >= cap:
                     victim = _oldest(fl, heads)
                     n_ended = _end_flow(
-                        fl, idx, heads, tails, free, st, ctr, ended, n_ended, victim,
+                        fl,
+                        idx,
+                        heads,
+                        tails,
+                        free,
+                        st,
+                        ctr,
+                        ended,
+                        n_ended,
+                        victim,
                         REASON_FORCED,
                     )
                     ctr[FC_EVICTED] += 1
-                s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, v0, v1)
+                s, d, b = _lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
             top = st[ST_FREE_TOP] - 1
             st[ST_FREE_TOP] = top
             s = free[top]
@@ -530,10 +606,9 @@ def flow_update(
                 ctr[FC_ICMPV4] += 1
             elif proto == 58:
                 ctr[FC_ICMPV6] += 1
-            if proto == 1 or proto == 58:
-                if d == 0:
-                    f["icmp_type_ts"] = pk[i]["icmp_type"]
-                    f["icmp_code_ts"] = pk[i]["icmp_code"]
+            if (proto == 1 or proto == 58) and d == 0:
+                f["icmp_type_ts"] = pk[i]["icmp_type"]
+                f["icmp_code_ts"] = pk[i]["icmp_code"]
         f = fl[s]
         wl = np.uint64(wirelen[i])
         if d == 0:
@@ -582,10 +657,17 @@ def flow_update(
     return n, n_ended
 
 
-@njit(cache=True)
+@kernel
 def flow_flush(
-    fl: np.ndarray, idx: np.ndarray, heads: np.ndarray, tails: np.ndarray, free: np.ndarray,
-    st: np.ndarray, ctr: np.ndarray, ended: np.ndarray, n_ended: int,
+    fl: np.ndarray,
+    idx: np.ndarray,
+    heads: np.ndarray,
+    tails: np.ndarray,
+    free: np.ndarray,
+    st: np.ndarray,
+    ctr: np.ndarray,
+    ended: np.ndarray,
+    n_ended: int,
 ) -> tuple[int, bool]:
     """End every flow (reason "shutdown"), oldest activity first, while `ended` has room."""
     room = ended.shape[0]

@@ -80,6 +80,11 @@ class FlowConfig:
             raise ValueError(f"flow cap must be at least 16, not {self.cap}")
         if not 0 < self.emergency_recovery_pct < 100:
             raise ValueError("emergency recovery must be a percentage between 1 and 99")
+        if self.ended_buffer < 3:
+            # the kernel keeps two entries in reserve and must end at least one flow per call
+            raise ValueError(
+                f"ended-flow buffer must hold at least 3 flows, not {self.ended_buffer}"
+            )
         missing = set(PCLASS_NAMES) - set(self.timeouts)
         if missing:
             raise ValueError(f"flow timeouts missing for: {', '.join(sorted(missing))}")
@@ -116,9 +121,12 @@ class FlowTable:
                 self.tmo[0, pc * 3 + state] = normal[state] * 1_000_000
                 self.tmo[1, pc * 3 + state] = emerg[state] * 1_000_000
         self.ended = np.zeros(config.ended_buffer, dtype=FLOW_DTYPE)
-        self.slot: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
-        self.direction: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
-        self.flow_id: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        self._slot_buf: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self._dir_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+        self._fid_buf: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        self.slot = self._slot_buf
+        self.direction = self._dir_buf
+        self.flow_id = self._fid_buf
         self._fixed_bytes = self.idx.nbytes + self.free.nbytes + self.ended.nbytes
 
     @property
@@ -137,16 +145,34 @@ class FlowTable:
     ) -> Iterator[npt.NDArray[np.void]]:
         """Account a decoded batch; yields chunks of flows that ended meanwhile."""
         n = pk.shape[0]
-        if self.slot.shape[0] < n:
-            self.slot = np.zeros(n, dtype=np.int32)
-            self.direction = np.zeros(n, dtype=np.uint8)
-            self.flow_id = np.zeros(n, dtype=np.uint64)
-        slot, direction, fid = self.slot[:n], self.direction[:n], self.flow_id[:n]
+        if self._slot_buf.shape[0] < n:
+            self._slot_buf = np.zeros(n, dtype=np.int32)
+            self._dir_buf = np.zeros(n, dtype=np.uint8)
+            self._fid_buf = np.zeros(n, dtype=np.uint64)
+        # views of exactly this batch's length (the buffers are reused across batches)
+        self.slot = slot = self._slot_buf[:n]
+        self.direction = direction = self._dir_buf[:n]
+        self.flow_id = fid = self._fid_buf[:n]
         i = 0
         while True:
             i, n_ended = flow_update(
-                pk, wirelen, ts_us, i, slot, direction, fid, self.fl, self.idx, self.heads,
-                self.tails, self.free, self.st, self.ctr, self.tmo, self.ended, 0,
+                pk,
+                wirelen,
+                ts_us,
+                i,
+                slot,
+                direction,
+                fid,
+                self.fl,
+                self.idx,
+                self.heads,
+                self.tails,
+                self.free,
+                self.st,
+                self.ctr,
+                self.tmo,
+                self.ended,
+                0,
             )
             if n_ended:
                 yield self.ended[:n_ended]
@@ -157,8 +183,15 @@ class FlowTable:
         """End every remaining flow (reason "shutdown"); yields chunks of them."""
         while True:
             n_ended, done = flow_flush(
-                self.fl, self.idx, self.heads, self.tails, self.free, self.st, self.ctr,
-                self.ended, 0,
+                self.fl,
+                self.idx,
+                self.heads,
+                self.tails,
+                self.free,
+                self.st,
+                self.ctr,
+                self.ended,
+                0,
             )
             if n_ended:
                 yield self.ended[:n_ended]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from tocsin.flow.layout import (
     FF_ALERTED,
@@ -27,6 +26,7 @@ from tocsin.flow.layout import (
     STATE_NAMES,
     TCP_STATE_NAMES,
 )
+from tocsin.jit import inline_kernel, kernel
 from tocsin.output.eve_format import (
     COMMUNITY_ID_MSG_BYTES,
     SHA1_DIGEST_BYTES,
@@ -113,6 +113,7 @@ _L_CID_AFTER_TCP = lit('},"community_id":')
 _L_CID = lit('},"community_id":')
 _L_EOL = lit("}\n")
 _L_COMMA = lit(",")
+_TZ_TAIL = lit("+0000")
 
 _FLAG_LITS = (
     lit(',"fin":true'),
@@ -127,7 +128,7 @@ _FLAG_LITS = (
 _L_FIN, _L_SYN, _L_RST, _L_PSH, _L_ACK, _L_URG, _L_ECN, _L_CWR = _FLAG_LITS
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _put_row(out: np.ndarray, pos: int, tab: np.ndarray, lens: np.ndarray, k: int) -> int:
     n = lens[k]
     for j in range(n):
@@ -135,7 +136,35 @@ def _put_row(out: np.ndarray, pos: int, tab: np.ndarray, lens: np.ndarray, k: in
     return pos + n
 
 
-@njit(cache=True)
+@inline_kernel
+def _copy(out: np.ndarray, pos: int, src: int, n: int) -> int:
+    for j in range(n):
+        out[pos + j] = out[src + j]
+    return pos + n
+
+
+@kernel
+def _put_ts(out: np.ndarray, pos: int, ts_us: int, tsc: np.ndarray, tsc_sec: np.ndarray) -> int:
+    """`put_timestamp`, reusing the date and time text of the previous call in the same second."""
+    sec = np.int64(ts_us) // 1_000_000
+    if sec == tsc_sec[0]:
+        for j in range(20):
+            out[pos + j] = tsc[j]
+        us = np.int64(ts_us) - sec * 1_000_000
+        for j in range(25, 19, -1):
+            out[pos + j] = 48 + us % 10
+            us //= 10
+        for j in range(5):
+            out[pos + 26 + j] = _TZ_TAIL[j]
+        return pos + 31
+    end = put_timestamp(out, pos, ts_us)
+    for j in range(20):
+        tsc[j] = out[pos + j]
+    tsc_sec[0] = sec
+    return end
+
+
+@kernel
 def _put_tcp_bools(out: np.ndarray, pos: int, f: int) -> int:
     if f & 0x01:
         pos = put_lit(out, pos, _L_FIN)
@@ -156,7 +185,7 @@ def _put_tcp_bools(out: np.ndarray, pos: int, f: int) -> int:
     return pos
 
 
-@njit(cache=True)
+@kernel
 def format_flows(
     flows: np.ndarray,
     out: np.ndarray,
@@ -164,6 +193,8 @@ def format_flows(
     msg: np.ndarray,
     w: np.ndarray,
     digest: np.ndarray,
+    tsc: np.ndarray,
+    tsc_sec: np.ndarray,
 ) -> int:
     """Write one EVE flow line per record of `flows` into `out`; returns bytes written.
 
@@ -177,7 +208,9 @@ def format_flows(
         icmp = proto == 1 or proto == 58
         ports = proto == 6 or proto == 17 or proto == 132
         pos = put_lit(out, pos, _L_TS)
-        pos = put_timestamp(out, pos, f["last_ts"])
+        ts_end_at = pos
+        pos = _put_ts(out, pos, f["last_ts"], tsc, tsc_sec)
+        ts_len = pos - ts_end_at
         pos = put_lit(out, pos, _L_FID)
         pos = put_uint(out, pos, f["flow_id"])
         pos = put_lit(out, pos, _L_EVT)
@@ -223,9 +256,12 @@ def format_flows(
         pos = put_lit(out, pos, _L_BTC)
         pos = put_uint(out, pos, f["bytes_tc"])
         pos = put_lit(out, pos, _L_START)
-        pos = put_timestamp(out, pos, f["first_ts"])
+        if f["first_ts"] == f["last_ts"]:
+            pos = _copy(out, pos, ts_end_at, ts_len)
+        else:
+            pos = _put_ts(out, pos, f["first_ts"], tsc, tsc_sec)
         pos = put_lit(out, pos, _L_END)
-        pos = put_timestamp(out, pos, f["last_ts"])
+        pos = _copy(out, pos, ts_end_at, ts_len)  # "end" is "timestamp"
         pos = put_lit(out, pos, _L_AGE)
         pos = put_uint(out, pos, f["last_ts"] // 1_000_000 - f["first_ts"] // 1_000_000)
         pos = put_lit(out, pos, _L_STATE)
@@ -279,10 +315,14 @@ class FlowFormatter:
         self._msg = np.zeros(COMMUNITY_ID_MSG_BYTES, dtype=np.uint8)
         self._w = np.zeros(SHA1_SCRATCH_WORDS, dtype=np.uint32)
         self._digest = np.zeros(SHA1_DIGEST_BYTES, dtype=np.uint8)
+        self._tsc = np.zeros(20, dtype=np.uint8)
+        self._tsc_sec = np.full(1, np.iinfo(np.int64).min, dtype=np.int64)
 
     def format(self, flows: npt.NDArray[np.void]) -> memoryview:
         need = flows.shape[0] * MAX_FLOW_LINE
         if self._out.shape[0] < need:
             self._out = np.zeros(need, dtype=np.uint8)
-        n = format_flows(flows, self._out, self.seed, self._msg, self._w, self._digest)
+        n = format_flows(
+            flows, self._out, self.seed, self._msg, self._w, self._digest, self._tsc, self._tsc_sec
+        )
         return memoryview(self._out)[:n]

@@ -10,7 +10,7 @@ records are formatted inside ``@njit`` kernels that write straight into a preall
 
 Contract
 --------
-* Every ``put_*`` primitive is ``@njit(cache=True)``, takes ``(out, pos, ...)`` where ``out`` is
+* Every ``put_*`` primitive is a ``tocsin.jit.kernel``, takes ``(out, pos, ...)`` where ``out`` is
   a 1-D ``np.uint8`` array and ``pos`` the write offset, writes its bytes at
   ``out[pos:new_pos]`` and returns ``new_pos``.
 * No bounds checks: the caller guarantees that ``out`` has room for the maximum number of
@@ -45,7 +45,8 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from tocsin.jit import kernel
 
 U8Array: TypeAlias = npt.NDArray[np.uint8]
 U32Array: TypeAlias = npt.NDArray[np.uint32]
@@ -102,7 +103,7 @@ _U0 = np.uint64(0)
 _U10 = np.uint64(10)
 
 
-@njit(cache=True)
+@kernel
 def put_lit(out: U8Array, pos: int, arr: U8Array) -> int:
     """Copy the literal ``arr`` (from :func:`lit`). Writes ``len(arr)`` bytes."""
     n = len(arr)
@@ -111,7 +112,7 @@ def put_lit(out: U8Array, pos: int, arr: U8Array) -> int:
     return pos + n
 
 
-@njit(cache=True)
+@kernel
 def _put_u64(out: U8Array, pos: int, x: np.uint64) -> int:
     # x: uint64. Count digits, then write them backwards.
     n = 1
@@ -129,13 +130,13 @@ def _put_u64(out: U8Array, pos: int, x: np.uint64) -> int:
     return pos + n
 
 
-@njit(cache=True)
+@kernel
 def put_uint(out: U8Array, pos: int, v: IntLike) -> int:
     """Decimal of a non-negative integer (int64 >= 0 or uint64). At most 20 bytes."""
     return _put_u64(out, pos, np.uint64(v))
 
 
-@njit(cache=True)
+@kernel
 def put_int(out: U8Array, pos: int, v: IntLike) -> int:
     """Decimal of a signed int64, with a leading ``-`` when negative. At most 20 bytes."""
     v = np.int64(v)
@@ -147,7 +148,7 @@ def put_int(out: U8Array, pos: int, v: IntLike) -> int:
     return _put_u64(out, pos, np.uint64(v))
 
 
-@njit(cache=True)
+@kernel
 def put_hex2(out: U8Array, pos: int, b: IntLike) -> int:
     """Two lowercase hex digits of the low byte of ``b`` (e.g. tcp_flags ``1b``). 2 bytes."""
     b = np.int64(b) & 0xFF
@@ -156,7 +157,7 @@ def put_hex2(out: U8Array, pos: int, b: IntLike) -> int:
     return pos + 2
 
 
-@njit(cache=True)
+@kernel
 def put_bool(out: U8Array, pos: int, flag: bool) -> int:
     """``true`` or ``false``. At most 5 bytes."""
     if flag:
@@ -164,7 +165,7 @@ def put_bool(out: U8Array, pos: int, flag: bool) -> int:
     return put_lit(out, pos, _FALSE)
 
 
-@njit(cache=True)
+@kernel
 def _put_dotted_quad(out: U8Array, pos: int, v4: np.uint64) -> int:
     # v4: uint64 holding a big-endian IPv4 address in its low 32 bits. At most 15 bytes.
     for k in range(4):
@@ -176,7 +177,7 @@ def _put_dotted_quad(out: U8Array, pos: int, v4: np.uint64) -> int:
     return pos
 
 
-@njit(cache=True)
+@kernel
 def _group(hi: np.uint64, lo: np.uint64, i: int) -> np.int64:
     # 16-bit group i (0..7) of the IPv6 address held as (hi, lo) uint64.
     if i < 4:
@@ -184,7 +185,7 @@ def _group(hi: np.uint64, lo: np.uint64, i: int) -> np.int64:
     return np.int64((lo >> np.uint64(48 - 16 * (i - 4))) & _M16)
 
 
-@njit(cache=True)
+@kernel
 def _put_hex_group(out: U8Array, pos: int, g: np.int64) -> int:
     # Lowercase hex of a 16-bit group without leading zeros (1..4 bytes).
     started = False
@@ -198,7 +199,7 @@ def _put_hex_group(out: U8Array, pos: int, g: np.int64) -> int:
     return pos + 1
 
 
-@njit(cache=True)
+@kernel
 def put_ip(out: U8Array, pos: int, ipver: int, hi: IntLike, lo: IntLike) -> int:
     """Text form of an address held as two uint64 (``hi`` = bytes 0..7, ``lo`` = bytes 8..15).
 
@@ -254,7 +255,7 @@ def put_ip(out: U8Array, pos: int, ipver: int, hi: IntLike, lo: IntLike) -> int:
     return pos
 
 
-@njit(cache=True)
+@kernel
 def _put_dec_fixed(out: U8Array, pos: int, v: IntLike, width: int) -> int:
     # Zero-padded decimal of a non-negative int64 in exactly ``width`` bytes.
     for i in range(width - 1, -1, -1):
@@ -263,7 +264,7 @@ def _put_dec_fixed(out: U8Array, pos: int, v: IntLike, width: int) -> int:
     return pos + width
 
 
-@njit(cache=True)
+@kernel
 def put_timestamp(out: U8Array, pos: int, ts_us: IntLike) -> int:
     """Suricata EVE timestamp of int64 microseconds since the Unix epoch, in UTC.
 
@@ -305,7 +306,7 @@ def put_timestamp(out: U8Array, pos: int, ts_us: IntLike) -> int:
     return put_lit(out, pos, _TZ)
 
 
-@njit(cache=True)
+@kernel
 def put_json_str(out: U8Array, pos: int, src: U8Array, start: int, length: int) -> int:
     """JSON string literal (with quotes) of the bytes ``src[start:start + length]``.
 
@@ -349,13 +350,13 @@ def put_json_str(out: U8Array, pos: int, src: U8Array, start: int, length: int) 
     return pos + 1
 
 
-@njit(cache=True)
+@kernel
 def _rotl(x: np.uint64, n: int) -> np.uint64:
     # 32-bit rotate-left of a uint64 holding a 32-bit value.
     return ((x << np.uint64(n)) | (x >> np.uint64(32 - n))) & _M32
 
 
-@njit(cache=True)
+@kernel
 def sha1(msg: U8Array, n: int, scratch: U32Array, digest_out: U8Array) -> None:
     """SHA-1 of ``msg[:n]`` into ``digest_out[0:20]``.
 
@@ -439,7 +440,7 @@ def sha1(msg: U8Array, n: int, scratch: U32Array, digest_out: U8Array) -> None:
         digest_out[16 + j] = (h4 >> s) & np.uint64(0xFF)
 
 
-@njit(cache=True)
+@kernel
 def put_base64(out: U8Array, pos: int, src: U8Array, n: int) -> int:
     """Standard base64 (``+/`` alphabet, ``=`` padding) of ``src[:n]``; ``4 * ceil(n/3)`` bytes."""
     i = 0
@@ -469,7 +470,7 @@ def put_base64(out: U8Array, pos: int, src: U8Array, n: int) -> int:
     return pos
 
 
-@njit(cache=True)
+@kernel
 def _icmp_counterpart(proto: IntLike, t: IntLike) -> int:
     # Counterpart ICMP type for request/response pairs, or -1 (one-way message).
     # Mirrors pycommunityid's icmp.py / icmp6.py (derived from Zeek's ICMP analyzer).
@@ -522,7 +523,7 @@ def _icmp_counterpart(proto: IntLike, t: IntLike) -> int:
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _put_addr_bytes(buf: U8Array, pos: int, ipver: int, hi: np.uint64, lo: np.uint64) -> int:
     # Network-order address bytes: 4 for IPv4, 16 for IPv6.
     if ipver == 4:
@@ -535,7 +536,7 @@ def _put_addr_bytes(buf: U8Array, pos: int, ipver: int, hi: np.uint64, lo: np.ui
     return pos + 16
 
 
-@njit(cache=True)
+@kernel
 def put_community_id(
     out: U8Array,
     pos: int,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from tocsin.jit import inline_kernel, kernel
 from tocsin.model.ids import ip_text
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -19,7 +19,7 @@ _S33 = np.uint64(33)
 _WAYS = 4
 
 
-@njit(cache=True, inline="always")
+@inline_kernel
 def _h(hi: np.uint64, lo: np.uint64) -> np.uint64:
     x = hi ^ (lo * _M1)
     x ^= x >> _S33
@@ -28,7 +28,7 @@ def _h(hi: np.uint64, lo: np.uint64) -> np.uint64:
     return x
 
 
-@njit(cache=True)
+@kernel
 def _count(
     khi: np.ndarray,
     klo: np.ndarray,
@@ -64,7 +64,7 @@ def _count(
     vflows[low] += 1
 
 
-@njit(cache=True)
+@kernel
 def _count_flows(
     flows: np.ndarray,
     khi: np.ndarray,
