@@ -206,7 +206,7 @@ def test_hash_index_survives_churn() -> None:
     # the index holds exactly the live slots, once each
     live = np.flatnonzero(table.fl["fflags"] & FF_IN_USE)
     assert len(live) == table.active
-    in_idx = table.idx[table.idx >= 0]
+    in_idx = (table.idx[table.idx != 0] & 0xFFFFFFFF).astype(np.int64) - 1
     assert sorted(in_idx.tolist()) == sorted(live.tolist())
 
     # every live flow is still found: one more packet each creates no flow

@@ -493,10 +493,11 @@ def _pcap_tuples(path: Path) -> list[tuple[str, str, int, int | None, int | None
 def test_community_id_zeek_traces(trace: str) -> None:
     """Per-packet IDs over zeek/Traces/communityid/<trace> == zeek-community-id's per-connection
     baseline for that trace (every packet's ID is its connection's ID)."""
-    corpus = os.environ.get("TOCSIN_CORPUS")
-    path = Path(corpus or "/nonexistent") / "zeek" / "Traces" / "communityid" / trace
+    repo = Path(__file__).resolve().parents[2]
+    corpus = Path(os.environ.get("TOCSIN_CORPUS", repo.parent / "shared" / "corpus"))
+    path = corpus / "zeek" / "Traces" / "communityid" / trace
     if not path.is_file():
-        pytest.skip("shared corpus not available (set TOCSIN_CORPUS)")
+        pytest.skip(f"shared corpus not found at {corpus} (set TOCSIN_CORPUS)")
     want = {r[7] for r in VECTORS if r[0] == f"zeek-cid:{trace}"}
     got = {np_community_id(0, *t) for t in _pcap_tuples(path)}
     assert want

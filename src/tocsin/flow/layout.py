@@ -23,6 +23,7 @@ FLOW_DTYPE = np.dtype(
         ("flow_id", np.uint64),
         ("first_ts", np.int64),
         ("last_ts", np.int64),
+        ("lru_ts", np.int64),  # when the flow took its place in its timeout list
         ("pkts_ts", np.uint64),
         ("pkts_tc", np.uint64),
         ("bytes_ts", np.uint64),

@@ -100,7 +100,7 @@ class FlowTable:
         while size < 2 * cap:
             size <<= 1
         self.fl = np.zeros(cap, dtype=FLOW_DTYPE)
-        self.idx = np.full(size, -1, dtype=np.int32)
+        self.idx = np.zeros(size, dtype=np.uint64)
         self.heads = np.full(N_CLASSES, -1, dtype=np.int32)
         self.tails = np.full(N_CLASSES, -1, dtype=np.int32)
         self.free = np.arange(cap - 1, -1, -1, dtype=np.int32)

@@ -47,6 +47,7 @@ from tocsin.model.ids import ip_text
 from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
 from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
+from tocsin.output.writer import EveWriter
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
 
@@ -62,6 +63,7 @@ class PipelineConfig:
     defrag_max_trackers: int = 65_536
     defrag_max_bytes: int = 32 << 20
     defrag_timeout_s: int = 60
+    writer_thread: bool = True  # format and write EVE on a second thread
 
 
 @dataclass(slots=True)
@@ -88,7 +90,12 @@ class Pipeline:
             max_bytes=config.defrag_max_bytes,
             timeout_us=config.defrag_timeout_s * 1_000_000,
         )
-        self.formatter = FlowFormatter(config.community_id_seed)
+        self.out = EveWriter(
+            sink,
+            FlowFormatter(config.community_id_seed),
+            on_flows=self._count_flows,
+            threaded=config.writer_thread,
+        )
         self.talkers = TopTalkers()
         self.totals = RunTotals()
         self.decoder = np.zeros(N_DECODER_COUNTERS, dtype=np.int64)
@@ -153,7 +160,10 @@ class Pipeline:
             self._write_flows(ended)
 
     def _write_flows(self, ended: npt.NDArray[np.void]) -> None:
-        self.sink.write_lines(self.formatter.format(ended), "flow", ended.shape[0])
+        self.out.flows(ended)
+
+    def _count_flows(self, ended: npt.NDArray[np.void]) -> None:
+        """Summary accounting of logged flows (runs on the EVE writer's thread)."""
         self.totals.flows += ended.shape[0]
         self.talkers.add(ended)
         proto = ended["proto"].astype(np.int64)
@@ -176,7 +186,7 @@ class Pipeline:
             ports = bool(r["flags"] & FLAG_PORTS)
             proto = int(r["proto"])
             vlan = [int(v) for v in (r["vlan0"], r["vlan1"]) if v]
-            self.sink.write(
+            self.out.event(
                 AnomalyEvent(
                     timestamp=eve_timestamp(int(batch.ts_us[i])),
                     anomaly=AnomalyInfo(type="decode", event=ANOMALY_NAMES[int(r["anomaly"])]),
@@ -205,7 +215,7 @@ class Pipeline:
                 res = self.defrag.add_ipv6(ts, raw, int(r["frag_off"]), int(r["vlan0"]))
             for name in res.events:
                 self._count_event(name)
-                self.sink.write(
+                self.out.event(
                     AnomalyEvent(
                         timestamp=eve_timestamp(ts),
                         anomaly=AnomalyInfo(type="decode", event=name),
@@ -250,7 +260,7 @@ class Pipeline:
         over = int(self.flows.ctr[FC_EMERG_OVER])
         if over > self._emerg_over:
             self._emerg_over = over
-            self.sink.write(
+            self.out.event(
                 SensorEvent(
                     timestamp=eve_timestamp(now),
                     sensor=SensorInfo(
@@ -263,7 +273,7 @@ class Pipeline:
 
     def _self_alert(self, now: int, sig: selfalerts.SelfAlert) -> None:
         self.totals.self_alerts += 1
-        self.sink.write(
+        self.out.event(
             AlertEvent(
                 timestamp=eve_timestamp(now),
                 alert=AlertInfo(
@@ -282,7 +292,7 @@ class Pipeline:
         """Log a capture problem (truncated file...) as a sensor event and a self-alert."""
         self.capture_errors += 1
         ts = now if now is not None else (self.totals.last_ts or 0)
-        self.sink.write(
+        self.out.event(
             SensorEvent(
                 timestamp=eve_timestamp(ts),
                 sensor=SensorInfo(kind="capture_error", message=message, file=file),
@@ -297,6 +307,7 @@ class Pipeline:
         for ended in self.flows.flush():
             self._write_flows(ended)
         self.write_stats(self.totals.last_ts or 0)
+        self.out.close()
         for p in np.flatnonzero(self._proto_flows).tolist():
             name = PROTO_NAMES.get(p, str(p))
             self.totals.flows_by_proto[name] = int(self._proto_flows[p])
@@ -332,8 +343,8 @@ class Pipeline:
         flat, extra = self.counters()
         uptime = (now - self.totals.first_ts) // 1_000_000 if self.totals.first_ts else 0
         flat["uptime"] = uptime
-        self.sink.write(StatsEvent(timestamp=eve_timestamp(now), stats=stats_tree(flat)))
-        self.sink.write(
+        self.out.event(StatsEvent(timestamp=eve_timestamp(now), stats=stats_tree(flat)))
+        self.out.event(
             SensorEvent(
                 timestamp=eve_timestamp(now),
                 sensor=SensorInfo(

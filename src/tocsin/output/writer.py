@@ -1,0 +1,111 @@
+"""`EveWriter`: formats and writes EVE events in order, on a background thread.
+
+The pipeline hands ended-flow records and typed events to the writer in the order they
+happen; a single writer thread formats flows (a compiled kernel that releases the GIL) and
+writes everything to the sink in exactly that order, so the output stays deterministic while
+formatting and writing run on another core than decoding. The queue is bounded (`depth`
+items): when the disk is slower than the traffic, the pipeline waits rather than buffering
+without limit. A write error in the thread is raised again in the caller at the next call.
+
+`threaded=False` does the same work in the caller's thread (tests, debugging).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from tocsin.model.events import Event
+from tocsin.output.eve_flow import FlowFormatter
+from tocsin.output.sink import EveSink
+
+FlowsHook = Callable[[npt.NDArray[np.void]], None]
+_STOP = object()
+
+
+class EveWriter:
+    """Ordered EVE output: `flows(records)`, `event(ev)`, then `close()`."""
+
+    def __init__(
+        self,
+        sink: EveSink,
+        formatter: FlowFormatter,
+        *,
+        on_flows: FlowsHook | None = None,
+        threaded: bool = True,
+        depth: int = 4,
+    ) -> None:
+        self.sink = sink
+        self.formatter = formatter
+        self.on_flows = on_flows
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[object] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=depth)
+            self._thread = threading.Thread(target=self._run, name="tocsin-eve", daemon=True)
+            self._thread.start()
+
+    def flows(self, ended: npt.NDArray[np.void]) -> None:
+        """Log ended flows (copied: the caller's buffer may be reused at once)."""
+        if ended.shape[0] == 0:
+            return
+        if self._queue is None:
+            self._write_flows(ended)
+        else:
+            self._put(ended.copy())
+
+    def event(self, ev: Event) -> None:
+        if self._queue is None:
+            self.sink.write(ev)
+        else:
+            self._put(ev)
+
+    def close(self) -> None:
+        """Wait until everything is written; raise the writer's error if it had one."""
+        if self._queue is not None and self._thread is not None:
+            self._put(_STOP)
+            self._thread.join()
+            self._queue = None
+        self._raise()
+
+    def _put(self, item: object) -> None:
+        self._raise()
+        assert self._queue is not None
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _write_flows(self, ended: npt.NDArray[np.void]) -> None:
+        self.sink.write_lines(self.formatter.format(ended), "flow", ended.shape[0])
+        if self.on_flows is not None:
+            self.on_flows(ended)
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        q = self._queue
+        while True:
+            item = q.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue  # drain without writing after a failure
+            try:
+                if isinstance(item, np.ndarray):
+                    self._write_flows(item)
+                else:
+                    self.sink.write(item)  # type: ignore[arg-type]
+            except BaseException as exc:
+                self._error = exc
