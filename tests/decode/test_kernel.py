@@ -207,12 +207,15 @@ def test_ipv4_valid_options() -> None:
         (b"\x07\x09\x04\x00", "ipv4.opt_invalid_len"),  # longer than the options area
         (b"\x01\x01\x01\x07", "ipv4.opt_pad_required"),  # a type byte without its length
         (b"\x07\x02\x00\x00", "ipv4.opt_malformed"),  # record route too short for a pointer
+        (b"\x00\x00\x00\x07", "ipv4.opt_pad_required"),  # non-zero bytes after end of options
     ],
 )
-def test_ipv4_bad_options_keep_packet(options: bytes, event: str) -> None:
+def test_ipv4_bad_options_make_the_packet_invalid(options: bytes, event: str) -> None:
+    """As Suricata (decode-ipv4.c: ENGINE_SET_INVALID_EVENT): the addresses are known, the
+    anomaly is logged, but the packet gets no flow and counts in decoder.invalid."""
     r, ctr, anom = decode1(eth(ipv4(tcp(b"x"), options=options)))
     assert anom == event and ctr["event." + event] == 1
-    assert r["l4_off"] == 14 + 24 and r["sport"] == 40000 and has(r, FLAG_IP)
+    assert has(r, FLAG_IP) and not has(r, FLAG_FLOW) and ctr["invalid"] == 1
 
 
 def test_ipv4_fragments() -> None:
@@ -499,7 +502,7 @@ ANOMALY_CASES: list[tuple[str, bytes, int, str, bool]] = [
     ("ipv4 hlen", eth(ipv4(tcp(), ihl=4)), 1, "ipv4.hlen_too_small", False),
     ("ipv4 iplen", eth(ipv4(tcp(), total=19)), 1, "ipv4.iplen_smaller_than_hlen", False),
     ("ipv4 trunc", eth(ipv4(tcp(), total=100)), 1, "ipv4.trunc_pkt", False),
-    ("ipv4 opt", eth(ipv4(tcp(), options=b"\x07\x01\0\0")), 1, "ipv4.opt_invalid_len", True),
+    ("ipv4 opt", eth(ipv4(tcp(), options=b"\x07\x01\0\0")), 1, "ipv4.opt_invalid_len", False),
     ("ipv6 short", eth(b"\x60" + b"\0" * 38, ETH_IP6), 1, "ipv6.pkt_too_small", False),
     ("ipv6 version", eth(ipv6(tcp(), version=4), ETH_IP6), 1, "ipv6.wrong_ip_version", False),
     ("ipv6 trunc", eth(ipv6(tcp(), plen=100), ETH_IP6), 1, "ipv6.trunc_pkt", False),
@@ -609,7 +612,7 @@ NOT_RAISED_BY_KERNEL = {
 
 def test_every_kernel_anomaly_has_a_case() -> None:
     covered = {c[3] for c in ANOMALY_CASES} | {
-        "ipv4.opt_malformed",  # test_ipv4_bad_options_keep_packet
+        "ipv4.opt_malformed",  # test_ipv4_bad_options_make_the_packet_invalid
         "ipv4.opt_pad_required",
         "vlan.too_many_layers",  # test_vlan_four_tags_too_many_layers
         "arp.pkt_too_small",  # test_arp_too_small

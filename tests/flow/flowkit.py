@@ -102,13 +102,21 @@ def icmp(
 
 
 def handshake(
-    c: str, cp: int, s: str, sp: int, t: int, *, step: int = 1000, vlans: Sequence[int] = ()
+    c: str,
+    cp: int,
+    s: str,
+    sp: int,
+    t: int,
+    *,
+    step: int = 1000,
+    vlans: Sequence[int] = (),
+    isn: int = 100,
 ) -> list[Packet]:
-    """SYN, SYN/ACK, ACK starting at `t`, `step` µs apart."""
+    """SYN (sequence number `isn`), SYN/ACK, ACK starting at `t`, `step` µs apart."""
     return [
-        (t, tcp(c, cp, s, sp, SYN, seq=100, vlans=vlans)),
-        (t + step, tcp(s, sp, c, cp, SYN | ACK, seq=500, ack=101, vlans=vlans)),
-        (t + 2 * step, tcp(c, cp, s, sp, ACK, seq=101, ack=501, vlans=vlans)),
+        (t, tcp(c, cp, s, sp, SYN, seq=isn, vlans=vlans)),
+        (t + step, tcp(s, sp, c, cp, SYN | ACK, seq=500, ack=isn + 1, vlans=vlans)),
+        (t + 2 * step, tcp(c, cp, s, sp, ACK, seq=isn + 1, ack=501, vlans=vlans)),
     ]
 
 

@@ -120,7 +120,7 @@ def test_midstream_synack_first_reverses() -> None:
 
 
 def test_port_reuse_after_close_starts_a_new_flow() -> None:
-    pkts = session("fin") + handshake(C, CP, S, SP, T0 + 2 * SEC)
+    pkts = session("fin") + handshake(C, CP, S, SP, T0 + 2 * SEC, isn=7_000_000)
     r = run_flows(pkts)
     evs = r.eve()
     assert len(evs) == 2
@@ -132,6 +132,16 @@ def test_port_reuse_after_close_starts_a_new_flow() -> None:
     assert evs[0]["flow_id"] != evs[1]["flow_id"]
     c = r.table.counters()
     assert c["flow.tcp_reuse"] == 1 and c["flow.total"] == 2
+
+
+def test_syn_resent_after_rst_with_the_same_isn_is_not_reuse() -> None:
+    """A refused connection retried with the same ISN stays one flow (Suricata, tshark)."""
+    first = handshake(C, CP, S, SP, T0)[0]
+    pkts = [first, s2c(T0 + 1000, RST | ACK), (T0 + SEC, first[1])]
+    r = run_flows(pkts)
+    evs = r.eve()
+    assert len(evs) == 1 and evs[0]["flow"]["pkts_toserver"] == 2
+    assert r.table.counters()["flow.tcp_reuse"] == 0
 
 
 def test_syn_retransmit_is_not_reuse() -> None:

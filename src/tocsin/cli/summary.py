@@ -41,9 +41,9 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
     console.print(f"EVE events written to {eve}: {events or 'none'}.", markup=False)
 
     if r.top_talkers:
-        t = Table(title="Top talkers (bytes in flows they took part in)", title_justify="left")
+        t = Table(title="Top talkers", title_justify="left")
         t.add_column("address")
-        t.add_column("bytes", justify="right")
+        t.add_column("bytes in its flows", justify="right")
         t.add_column("flows", justify="right")
         for ip, nbytes, nflows in r.top_talkers:
             t.add_row(ip, _size(nbytes), f"{nflows:,}")
@@ -57,15 +57,15 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
             t.add_row(proto, f"{n:,}", _size(r.bytes_by_proto.get(proto, 0)))
         console.print(t)
     if r.anomalies:
-        t = Table(title="Anomalies (malformed packets, by decoder event)", title_justify="left")
-        t.add_column("event")
+        t = Table(title="Anomalies", title_justify="left")
+        t.add_column("decoder event (malformed packets)")
         t.add_column("count", justify="right")
         for name, n in sorted(r.anomalies.items(), key=lambda kv: -kv[1]):
             t.add_row(name, f"{n:,}")
         console.print(t)
     if r.drops:
-        t = Table(title="Not seen or cut short, and why", title_justify="left")
-        t.add_column("what")
+        t = Table(title="Not seen or cut short", title_justify="left")
+        t.add_column("what, and why")
         t.add_column("count", justify="right")
         for what, n in r.drops.items():
             t.add_row(what, f"{n:,}")

@@ -504,19 +504,27 @@ def _decode_ipv4(
     ctr[C_IPV4] += 1
     o = p + 20
     oend = p + hl
+    bad_options = False  # Suricata: a bad option makes the packet invalid (no flow)
     while o < oend:
         t = d[o]
-        if t == 0:
+        if t == 0:  # end of options: what follows must be zero padding
+            for q in range(o + 1, oend):
+                if d[q] != 0:
+                    _anom(pk, i, ev, A_IP4_OPT_PAD)
+                    bad_options = True
+                    break
             break
         if t == 1:
             o += 1
             continue
         if o + 1 >= oend:  # a type byte without its length
             _anom(pk, i, ev, A_IP4_OPT_PAD)
+            bad_options = True
             break
         ln = np.int64(d[o + 1])
         if ln < 2 or o + ln > oend:
             _anom(pk, i, ev, A_IP4_OPTLEN)
+            bad_options = True
             break
         if (
             ((t == 7 or t == 131 or t == 137) and ln < 3)  # record / source route
@@ -524,6 +532,8 @@ def _decode_ipv4(
             or ((t == 136 or t == 148) and ln != 4)  # stream id, router alert
         ):
             _anom(pk, i, ev, A_IP4_OPTMAL)
+            bad_options = True
+            break
         o += ln
     pk[i]["ipver"] = 4
     pk[i]["src_hi"] = 0
@@ -535,6 +545,8 @@ def _decode_ipv4(
     pk[i]["flags"] |= FLAG_IP
     proto = np.int64(d[p + 9])
     pk[i]["proto"] = proto
+    if bad_options:
+        return _BAD, p, 0
     fo = _rd16(d, p + 6)
     if (fo & 0x3FFF) != 0:  # MF set or offset > 0
         pk[i]["flags"] |= FLAG_FRAG

@@ -522,6 +522,8 @@ def flow_update(
             and proto == 6
             and (tfl & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN
             and _tcp_closed(fl[s]["tcp_state"])
+            # the client resending its first SYN (e.g. after a RST) is not a new connection
+            and not (d == 0 and pk[i]["tcp_seq"] == fl[s]["tcp_isn"])
         ):
             n_ended = _end_flow(
                 fl, idx, heads, tails, free, st, ctr, ended, n_ended, s, REASON_TCP_REUSE
