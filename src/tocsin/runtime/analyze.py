@@ -135,6 +135,9 @@ def _fill(
             "defrag.tracker_hard_reuse", 0
         ),
         "capture errors (truncated / corrupt files)": flat["capture.errors"],
+        "fragments dropped by an internal error (a bug: please report)": extra.get(
+            "tocsin.internal_errors.defrag", 0
+        ),
     }
     for reason, count in skipped.items():
         drops[f"packets skipped by the reader: {reason}"] = count

@@ -101,6 +101,7 @@ class Pipeline:
         self.decoder = np.zeros(N_DECODER_COUNTERS, dtype=np.int64)
         self.events = np.zeros(N_ANOMALIES, dtype=np.int64)
         self.other_events: dict[str, int] = {}
+        self.internal_errors: dict[str, int] = {}  # exceptions caught in a stage, by stage
         self.capture_errors = 0
         self.packets = 0
         self._next_stats: int | None = None
@@ -131,10 +132,11 @@ class Pipeline:
         anomalous = np.flatnonzero(pk["anomaly"])
         if anomalous.size:
             self._log_anomalies(batch, pk, anomalous)
-        self._account(pk, batch.wirelen, batch.ts_us)
+        wirelen, ts_us = batch.wirelen, batch.ts_us
         frags = np.flatnonzero(pk["flags"] & FLAG_FRAG)
         if frags.size:
-            self._defragment(batch, pk, frags)
+            pk, wirelen, ts_us = self._defragment(batch, pk, frags)
+        self._account(pk, wirelen, ts_us)
         self.packets += n
         ts_first = int(batch.ts_us[0])
         ts_last = int(batch.ts_us[-1])
@@ -202,17 +204,25 @@ class Pipeline:
 
     def _defragment(
         self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
-    ) -> None:
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        """Feed fragments to the defragmenter; returns the batch's (records, wire lengths,
+        times) with each reassembled datagram inserted right after the fragment that completed
+        it, so flows see packets in capture order."""
         done: list[tuple[int, bytes]] = []
+        after: list[int] = []
         for i in rows.tolist():
             r = pk[i]
             start = int(batch.offset[i]) + int(r["l3_off"])
             raw = bytes(batch.data[start : int(batch.offset[i]) + int(batch.caplen[i])])
             ts = int(batch.ts_us[i])
-            if int(r["ipver"]) == 4:
-                res = self.defrag.add_ipv4(ts, raw, int(r["vlan0"]))
-            else:
-                res = self.defrag.add_ipv6(ts, raw, int(r["frag_off"]), int(r["vlan0"]))
+            try:
+                if int(r["ipver"]) == 4:
+                    res = self.defrag.add_ipv4(ts, raw, int(r["vlan0"]))
+                else:
+                    res = self.defrag.add_ipv6(ts, raw, int(r["frag_off"]), int(r["vlan0"]))
+            except Exception:  # a bug, not bad input: count it, drop the fragment, go on
+                self.internal_errors["defrag"] = self.internal_errors.get("defrag", 0) + 1
+                continue
             for name in res.events:
                 self._count_event(name)
                 self.out.event(
@@ -226,24 +236,30 @@ class Pipeline:
                 )
             if res.packet is not None:
                 done.append((ts, res.packet))
-        if done:
-            whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
-            wpk = new_packets(whole.n)
-            decode_batch(
-                whole.data,
-                whole.offset,
-                whole.caplen,
-                whole.wirelen,
-                whole.linktype,
-                wpk,
-                self.decoder,
-                self.events,
-                self.config.vxlan_port,
-            )
-            # reassembled datagrams are not new packets on the wire
-            self.decoder[C_PKTS] -= whole.n
-            self.decoder[C_BYTES] -= int(whole.wirelen.sum())
-            self._account(wpk, whole.wirelen, whole.ts_us)
+                after.append(i + 1)
+        if not done:
+            return pk, batch.wirelen, batch.ts_us
+        whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
+        wpk = new_packets(whole.n)
+        decode_batch(
+            whole.data,
+            whole.offset,
+            whole.caplen,
+            whole.wirelen,
+            whole.linktype,
+            wpk,
+            self.decoder,
+            self.events,
+            self.config.vxlan_port,
+        )
+        # reassembled datagrams are not new packets on the wire
+        self.decoder[C_PKTS] -= whole.n
+        self.decoder[C_BYTES] -= int(whole.wirelen.sum())
+        return (
+            np.insert(pk, after, wpk),
+            np.insert(batch.wirelen, after, whole.wirelen),
+            np.insert(batch.ts_us, after, whole.ts_us),
+        )
 
     def _count_event(self, name: str) -> None:
         code = ANOMALY_CODE.get(name)
@@ -337,6 +353,8 @@ class Pipeline:
             else:
                 flat[f"defrag.{name}"] = v
         flat["capture.errors"] = self.capture_errors
+        for stage, n in self.internal_errors.items():
+            extra[f"tocsin.internal_errors.{stage}"] = n
         return flat, extra
 
     def write_stats(self, now: int) -> None:
