@@ -72,7 +72,7 @@ class FlowConfig:
     cap: int = 1_000_000
     emergency_recovery_pct: int = 30
     tick_s: float = 1.0
-    ended_buffer: int = 65_536
+    ended_buffer: int = 16_384
     timeouts: dict[str, Timeouts] = field(default_factory=_default_timeouts)
 
     def __post_init__(self) -> None:

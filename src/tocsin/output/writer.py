@@ -3,9 +3,12 @@
 The pipeline hands ended-flow records and typed events to the writer in the order they
 happen; a single writer thread formats flows (a compiled kernel that releases the GIL) and
 writes everything to the sink in exactly that order, so the output stays deterministic while
-formatting and writing run on another core than decoding. The queue is bounded (`depth`
-items): when the disk is slower than the traffic, the pipeline waits rather than buffering
-without limit. A write error in the thread is raised again in the caller at the next call.
+formatting and writing run on another core than decoding. When the writer falls behind (its
+queue is full, as under a flood where nearly every packet ends a flow), the caller formats
+the next chunk itself before queueing it, so both cores format. The queue is bounded
+(`depth` items): when the disk is slower than the traffic, the pipeline waits rather than
+buffering without limit. A write error in the thread is raised again in the caller at the
+next call.
 
 `threaded=False` does the same work in the caller's thread (tests, debugging).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +29,14 @@ from tocsin.output.sink import EveSink
 
 FlowsHook = Callable[[npt.NDArray[np.void]], None]
 _STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Formatted:
+    """Flow lines the caller already formatted, with their records (for the summary hook)."""
+
+    text: bytes
+    records: npt.NDArray[np.void]
 
 
 class EveWriter:
@@ -47,6 +59,7 @@ class EveWriter:
         self._thread: threading.Thread | None = None
         if threaded:
             self._queue = queue.Queue(maxsize=depth)
+            self._helper = FlowFormatter(formatter.seed)  # the caller's own buffers
             self._thread = threading.Thread(target=self._run, name="tocsin-eve", daemon=True)
             self._thread.start()
 
@@ -56,6 +69,8 @@ class EveWriter:
             return
         if self._queue is None:
             self._write_flows(ended)
+        elif self._queue.full():  # the writer is behind: format here, in parallel with it
+            self._put(_Formatted(bytes(self._helper.format(ended)), ended.copy()))
         else:
             self._put(ended.copy())
 
@@ -88,8 +103,9 @@ class EveWriter:
             err, self._error = self._error, None
             raise err
 
-    def _write_flows(self, ended: npt.NDArray[np.void]) -> None:
-        self.sink.write_lines(self.formatter.format(ended), "flow", ended.shape[0])
+    def _write_flows(self, ended: npt.NDArray[np.void], text: bytes | None = None) -> None:
+        lines = self.formatter.format(ended) if text is None else text
+        self.sink.write_lines(lines, "flow", ended.shape[0])
         if self.on_flows is not None:
             self.on_flows(ended)
 
@@ -105,6 +121,8 @@ class EveWriter:
             try:
                 if isinstance(item, np.ndarray):
                     self._write_flows(item)
+                elif isinstance(item, _Formatted):
+                    self._write_flows(item.records, item.text)
                 else:
                     self.sink.write(item)  # type: ignore[arg-type]
             except BaseException as exc:
