@@ -154,6 +154,21 @@ def test_small_ended_buffer_under_eviction() -> None:
     assert all(len(c) <= 3 for c in r.ended)
 
 
+def test_emergency_outcome_does_not_depend_on_the_ended_buffer() -> None:
+    """Entering emergency mode ends every flow past its emergency timeout before evicting
+    any, however small the ended buffer: the same flows end, for the same reasons."""
+    old = [(T0 + i, udp("10.0.0.1", 1000 + i, "10.0.0.2", 53)) for i in range(16)]
+    # 20 s later the 16 old UDP flows are past udp's emergency timeout (10 s), not its normal
+    # one (30 s); new flows then fill the table and force evictions
+    new = [(T0 + 20 * SEC + i, pk) for i, (_, pk) in enumerate(syn_flood(40))]
+    small = run_flows(old + new, FlowConfig(cap=16, ended_buffer=3))
+    large = run_flows(old + new, FlowConfig(cap=16, ended_buffer=1024))
+    assert small.eve_bytes() == large.eve_bytes()
+    reasons = [e["flow"]["reason"] for e in large.eve()]
+    assert reasons[:16] == ["timeout"] * 16  # none of the old flows was evicted as "forced"
+    assert "forced" in reasons
+
+
 def test_ended_buffer_too_small_is_refused() -> None:
     with pytest.raises(ValueError, match="ended-flow buffer"):
         FlowConfig(ended_buffer=2)

@@ -88,7 +88,8 @@ ST_RECOVER_BELOW = 4
 ST_TICK_US = 5
 ST_NOW = 6
 ST_SEQ = 7
-N_ST = 8
+ST_SWEEP = 8  # 1: emergency mode was just entered, its expiry sweep is not finished
+N_ST = 9
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -534,8 +535,13 @@ def flow_update(
             if ctr[FC_ACTIVE] >= cap:
                 if st[ST_EMERG] == 0:
                     st[ST_EMERG] = 1
+                    st[ST_SWEEP] = 1
                     ctr[FC_EMERG_ENTERED] += 1
                     ctr[FC_EMERGENCY] = 1
+                if st[ST_SWEEP] != 0:
+                    # end every flow past its emergency timeout before evicting any: when the
+                    # ended buffer fills, come back to this packet once it is drained, so the
+                    # outcome never depends on the buffer's size
                     n_ended, done = _expire(
                         fl,
                         idx,
@@ -548,8 +554,11 @@ def flow_update(
                         ended,
                         n_ended,
                         now,
-                        room - 1,
+                        room - 2,
                     )
+                    if not done:
+                        return i, n_ended
+                    st[ST_SWEEP] = 0
                 if ctr[FC_ACTIVE] >= cap:
                     victim = _oldest(fl, heads)
                     n_ended = _end_flow(
