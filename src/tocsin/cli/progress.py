@@ -64,8 +64,8 @@ def make_progress(
         last[0] = now
         pct = 100.0 * r.bytes_read / r.bytes_total if r.bytes_total else 0.0
         console.print(
-            f"tocsin: {r.packets:,} packets, {r.bytes_read / 1e6:,.0f} of "
-            f"{r.bytes_total / 1e6:,.0f} MB ({pct:.0f}%), "
+            f"tocsin: {r.packets:,} packets, {r.bytes_read / 1e6:,.1f} of "
+            f"{r.bytes_total / 1e6:,.1f} MB ({pct:.0f}%), "
             f"{r.packets / (now - start):,.0f} packets/s",
             markup=False,
             highlight=False,
