@@ -11,13 +11,10 @@ import struct
 import numpy as np
 
 from tocsin.capture.batch import PacketBatch
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT, decode_batch
+from tocsin.decode.decoder import Decoder
+from tocsin.decode.kernel import VXLAN_DEFAULT_PORT
 from tocsin.decode.layout import (
     ANOMALY_NAMES,
-    DECODER_COUNTERS,
-    N_ANOMALIES,
-    N_DECODER_COUNTERS,
-    new_packets,
 )
 
 MAC_A = bytes.fromhex("020000000001")
@@ -249,23 +246,9 @@ def decode(
         else:
             items.append((k, p, len(p)))
     batch = PacketBatch.from_packets(items, linktype)
-    pk = new_packets(batch.n)
-    ctr = np.zeros(N_DECODER_COUNTERS, dtype=np.int64)
-    ev = np.zeros(N_ANOMALIES, dtype=np.int64)
-    decode_batch(
-        batch.data,
-        batch.offset,
-        batch.caplen,
-        batch.wirelen,
-        batch.linktype,
-        pk,
-        ctr,
-        ev,
-        vxlan_port,
-    )
-    counters = {name: int(ctr[i]) for i, name in enumerate(DECODER_COUNTERS)}
-    for code in range(1, N_ANOMALIES):
-        counters["event." + ANOMALY_NAMES[code]] = int(ev[code])
+    decoder = Decoder(vxlan_port)
+    pk = decoder.decode(batch)
+    counters = decoder.counter_dict()
     return pk, counters, [ANOMALY_NAMES[int(a)] for a in pk["anomaly"]]
 
 

@@ -19,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.capture.batch import PacketBatch
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT, decode_batch
-from tocsin.decode.layout import N_ANOMALIES, N_DECODER_COUNTERS, new_packets
+from tocsin.decode.decoder import Decoder
 from tocsin.flow.layout import FLOW_DTYPE
 from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.output.eve_flow import FlowFormatter
@@ -124,18 +123,7 @@ def handshake(
 def decode(packets: Sequence[Packet]) -> tuple[npt.NDArray[np.void], PacketBatch]:
     """Decode frames exactly as the pipeline does; returns (PKT_DTYPE records, batch)."""
     batch = PacketBatch.from_packets(list(packets))
-    pk = new_packets(batch.n)
-    decode_batch(
-        batch.data,
-        batch.offset,
-        batch.caplen,
-        batch.wirelen,
-        batch.linktype,
-        pk,
-        np.zeros(N_DECODER_COUNTERS, dtype=np.int64),
-        np.zeros(N_ANOMALIES, dtype=np.int64),
-        VXLAN_DEFAULT_PORT,
-    )
+    pk = Decoder().decode(batch)
     return pk, batch
 
 

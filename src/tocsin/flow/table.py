@@ -24,11 +24,13 @@ import numpy.typing as npt
 from tocsin.flow.kernel import (
     N_ST,
     ST_CAP,
+    ST_EMERG,
     ST_FREE_TOP,
     ST_LAST_TICK,
     ST_NOW,
     ST_RECOVER_BELOW,
     ST_TICK_US,
+    FlowArrays,
     flow_flush,
     flow_update,
 )
@@ -128,6 +130,17 @@ class FlowTable:
         self.direction = self._dir_buf
         self.flow_id = self._fid_buf
         self._fixed_bytes = self.idx.nbytes + self.free.nbytes + self.ended.nbytes
+        self.arrays = FlowArrays(
+            self.fl,
+            self.idx,
+            self.heads,
+            self.tails,
+            self.free,
+            self.st,
+            self.ctr,
+            self.tmo,
+            self.ended,
+        )
 
     @property
     def active(self) -> int:
@@ -135,7 +148,7 @@ class FlowTable:
 
     @property
     def emergency(self) -> bool:
-        return bool(self.st[1])
+        return bool(self.st[ST_EMERG])
 
     def update(
         self,
@@ -155,25 +168,7 @@ class FlowTable:
         self.flow_id = fid = self._fid_buf[:n]
         i = 0
         while True:
-            i, n_ended = flow_update(
-                pk,
-                wirelen,
-                ts_us,
-                i,
-                slot,
-                direction,
-                fid,
-                self.fl,
-                self.idx,
-                self.heads,
-                self.tails,
-                self.free,
-                self.st,
-                self.ctr,
-                self.tmo,
-                self.ended,
-                0,
-            )
+            i, n_ended = flow_update(pk, wirelen, ts_us, i, slot, direction, fid, self.arrays, 0)
             if n_ended:
                 yield self.ended[:n_ended]
             if i >= n:
@@ -182,17 +177,7 @@ class FlowTable:
     def flush(self) -> Iterator[npt.NDArray[np.void]]:
         """End every remaining flow (reason "shutdown"); yields chunks of them."""
         while True:
-            n_ended, done = flow_flush(
-                self.fl,
-                self.idx,
-                self.heads,
-                self.tails,
-                self.free,
-                self.st,
-                self.ctr,
-                self.ended,
-                0,
-            )
+            n_ended, done = flow_flush(self.arrays, 0)
             if n_ended:
                 yield self.ended[:n_ended]
             if done:

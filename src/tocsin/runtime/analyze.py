@@ -120,9 +120,9 @@ def _fill(
     result.bytes_by_proto = dict(pipeline.totals.bytes_by_proto)
     result.top_talkers = pipeline.talkers.top(10)
     result.anomalies = {
-        name: int(pipeline.events[code])
+        name: int(pipeline.decoder.events[code])
         for code, name in enumerate(ANOMALY_NAMES)
-        if code and pipeline.events[code]
+        if code and pipeline.decoder.events[code]
     }
     result.anomalies.update(pipeline.other_events)
     drops = {

@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
+from tocsin.decode.decoder import Decoder
 from tocsin.decode.defrag import Defragmenter
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT, decode_batch
+from tocsin.decode.kernel import VXLAN_DEFAULT_PORT
 from tocsin.decode.layout import (
     ANOMALY_CODE,
     ANOMALY_NAMES,
@@ -28,8 +29,6 @@ from tocsin.decode.layout import (
     FLAG_IP,
     FLAG_PORTS,
     N_ANOMALIES,
-    N_DECODER_COUNTERS,
-    new_packets,
 )
 from tocsin.flow.layout import FC_EMERG_ENTERED, FC_EMERG_OVER
 from tocsin.flow.table import FlowConfig, FlowTable
@@ -98,8 +97,7 @@ class Pipeline:
         )
         self.talkers = TopTalkers()
         self.totals = RunTotals()
-        self.decoder = np.zeros(N_DECODER_COUNTERS, dtype=np.int64)
-        self.events = np.zeros(N_ANOMALIES, dtype=np.int64)
+        self.decoder = Decoder(config.vxlan_port)
         self.other_events: dict[str, int] = {}
         self.internal_errors: dict[str, int] = {}  # exceptions caught in a stage, by stage
         self.capture_errors = 0
@@ -117,18 +115,7 @@ class Pipeline:
         n = batch.n
         if n == 0:
             return
-        pk = new_packets(n)
-        decode_batch(
-            batch.data,
-            batch.offset,
-            batch.caplen,
-            batch.wirelen,
-            batch.linktype,
-            pk,
-            self.decoder,
-            self.events,
-            self.config.vxlan_port,
-        )
+        pk = self.decoder.decode(batch)
         anomalous = np.flatnonzero(pk["anomaly"])
         if anomalous.size:
             self._log_anomalies(batch, pk, anomalous)
@@ -240,21 +227,10 @@ class Pipeline:
         if not done:
             return pk, batch.wirelen, batch.ts_us
         whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
-        wpk = new_packets(whole.n)
-        decode_batch(
-            whole.data,
-            whole.offset,
-            whole.caplen,
-            whole.wirelen,
-            whole.linktype,
-            wpk,
-            self.decoder,
-            self.events,
-            self.config.vxlan_port,
-        )
+        wpk = self.decoder.decode(whole)
         # reassembled datagrams are not new packets on the wire
-        self.decoder[C_PKTS] -= whole.n
-        self.decoder[C_BYTES] -= int(whole.wirelen.sum())
+        self.decoder.counters[C_PKTS] -= whole.n
+        self.decoder.counters[C_BYTES] -= int(whole.wirelen.sum())
         return (
             np.insert(pk, after, wpk),
             np.insert(batch.wirelen, after, whole.wirelen),
@@ -264,7 +240,7 @@ class Pipeline:
     def _count_event(self, name: str) -> None:
         code = ANOMALY_CODE.get(name)
         if code is not None:
-            self.events[code] += 1
+            self.decoder.events[code] += 1
         else:
             self.other_events[name] = self.other_events.get(name, 0) + 1
 
@@ -333,12 +309,12 @@ class Pipeline:
         """(Suricata-named counters, Tocsin-only counters), flat dotted names."""
         flat: dict[str, int] = {}
         extra: dict[str, int] = {}
-        for name, v in zip(DECODER_COUNTERS, self.decoder.tolist(), strict=True):
+        for name, v in zip(DECODER_COUNTERS, self.decoder.counters.tolist(), strict=True):
             flat[f"decoder.{name}"] = v
         pkts = flat["decoder.pkts"]
         flat["decoder.avg_pkt_size"] = flat["decoder.bytes"] // pkts if pkts else 0
         for code in range(1, N_ANOMALIES):
-            flat[f"decoder.event.{ANOMALY_NAMES[code]}"] = int(self.events[code])
+            flat[f"decoder.event.{ANOMALY_NAMES[code]}"] = int(self.decoder.events[code])
         for name, v in self.other_events.items():
             flat[f"decoder.event.{name}"] = v
         for name, v in self.flows.counters().items():
