@@ -86,6 +86,20 @@ def test_icmpv6_echo_is_one_flow() -> None:
     assert r.table.counters()["flow.icmpv6"] == 1
 
 
+@pytest.mark.parametrize(
+    ("asked", "answer"),
+    [(128, 129), (130, 131), (133, 134), (135, 136), (139, 140), (144, 145)],
+)
+def test_icmpv6_request_and_reply_are_one_flow_with_one_community_id(
+    asked: int, answer: int
+) -> None:
+    """Flow keys and Community IDs use the same request/response table (model.icmp)."""
+    ev = one(run_flows([(T0, icmp(A6, B6, asked)), (T0 + 10, icmp(B6, A6, answer))]).eve())
+    assert (ev["icmp_type"], ev["response_icmp_type"]) == (asked, answer)
+    alone = one(run_flows([(T0, icmp(B6, A6, answer))]).eve())
+    assert alone["community_id"] == ev["community_id"]
+
+
 def test_icmp_reply_first() -> None:
     ev = one(run_flows([(T0, icmp(B, A, 0)), (T0 + 10, icmp(A, B, 8))]).eve())
     assert (ev["src_ip"], ev["icmp_type"], ev["response_icmp_type"]) == (B, 0, 8)

@@ -31,7 +31,7 @@ import numpy as np
 
 from tocsin.decode.layout import FLAG_FLOW, TH_ACK, TH_RST, TH_SYN
 from tocsin.flow.index import idx_entry, idx_remove, lookup
-from tocsin.flow.key import icmp_counterpart, key_hash, mix64, pclass
+from tocsin.flow.key import key_hash, mix64, pclass
 from tocsin.flow.layout import (
     FC_ACTIVE,
     FC_ACTIVE_MAX,
@@ -71,6 +71,7 @@ from tocsin.flow.layout import (
 )
 from tocsin.flow.tcp import tcp_closed, tcp_next
 from tocsin.jit import inline_kernel, kernel
+from tocsin.model.icmp import icmp_counterpart
 
 # indexes into the `st` state array
 ST_FREE_TOP = 0
@@ -237,7 +238,7 @@ def flow_update(
         sp = np.int64(pk[i]["sport"])
         dp = np.int64(pk[i]["dport"])
         if proto == 1 or proto == 58:
-            cp = icmp_counterpart(ipver, sp)
+            cp = icmp_counterpart(proto, sp)
             dp = cp if cp >= 0 else dp
         shi = pk[i]["src_hi"]
         slo = pk[i]["src_lo"]

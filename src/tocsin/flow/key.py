@@ -1,7 +1,8 @@
 """Flow keys: the direction-independent hash, and ICMP request/response pairing.
 
 ICMP flows are keyed as Community ID does: an echo request (type 8) and its reply (type 0)
-carry the port pair (type, counterpart type), so the reply is the same key reversed.
+carry the port pair (type, counterpart type) (`model.icmp`), so the reply is the same key
+reversed.
 """
 
 from __future__ import annotations
@@ -48,54 +49,6 @@ def key_hash(
     h = _endpoint(shi, slo, sp) + _endpoint(dhi, dlo, dp)
     h ^= (np.uint64(proto) << np.uint64(32)) | (np.uint64(v0) << np.uint64(16)) | np.uint64(v1)
     return mix64(h)
-
-
-@inline_kernel
-def icmp_counterpart(ipver: int, itype: int) -> int:
-    """The response (or request) type paired with `itype`, or -1 (Community ID's table)."""
-    if ipver == 4:
-        if itype == 8:
-            return 0
-        if itype == 0:
-            return 8
-        if itype == 13:
-            return 14
-        if itype == 14:
-            return 13
-        if itype == 15:
-            return 16
-        if itype == 16:
-            return 15
-        if itype == 17:
-            return 18
-        if itype == 18:
-            return 17
-        if itype == 10:
-            return 9
-        if itype == 9:
-            return 10
-        return -1
-    if itype == 128:
-        return 129
-    if itype == 129:
-        return 128
-    if itype == 133:
-        return 134
-    if itype == 134:
-        return 133
-    if itype == 135:
-        return 136
-    if itype == 136:
-        return 135
-    if itype == 130:
-        return 131
-    if itype == 131:
-        return 130
-    if itype == 144:
-        return 145
-    if itype == 145:
-        return 144
-    return -1
 
 
 @inline_kernel

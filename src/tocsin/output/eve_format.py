@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.jit import kernel
+from tocsin.model.icmp import icmp_counterpart
 
 U8Array: TypeAlias = npt.NDArray[np.uint8]
 U32Array: TypeAlias = npt.NDArray[np.uint32]
@@ -471,59 +472,6 @@ def put_base64(out: U8Array, pos: int, src: U8Array, n: int) -> int:
 
 
 @kernel
-def _icmp_counterpart(proto: IntLike, t: IntLike) -> int:
-    # Counterpart ICMP type for request/response pairs, or -1 (one-way message).
-    # Mirrors pycommunityid's icmp.py / icmp6.py (derived from Zeek's ICMP analyzer).
-    if proto == 1:
-        if t == 8:
-            return 0
-        if t == 0:
-            return 8
-        if t == 13:
-            return 14
-        if t == 14:
-            return 13
-        if t == 15:
-            return 16
-        if t == 16:
-            return 15
-        if t == 10:
-            return 9
-        if t == 9:
-            return 10
-        if t == 17:
-            return 18
-        if t == 18:
-            return 17
-        return -1
-    if t == 128:
-        return 129
-    if t == 129:
-        return 128
-    if t == 130:
-        return 131
-    if t == 131:
-        return 130
-    if t == 133:
-        return 134
-    if t == 134:
-        return 133
-    if t == 135:
-        return 136
-    if t == 136:
-        return 135
-    if t == 139:
-        return 140
-    if t == 140:
-        return 139
-    if t == 144:
-        return 145
-    if t == 145:
-        return 144
-    return -1
-
-
-@kernel
 def _put_addr_bytes(buf: U8Array, pos: int, ipver: int, hi: np.uint64, lo: np.uint64) -> int:
     # Network-order address bytes: 4 for IPv4, 16 for IPv6.
     if ipver == 4:
@@ -579,7 +527,7 @@ def put_community_id(
     has_ports = proto == 6 or proto == 17 or proto == 132 or proto == 1 or proto == 58
     one_way = False
     if proto == 1 or proto == 58:
-        cp = _icmp_counterpart(proto, p1)
+        cp = icmp_counterpart(proto, p1)
         if cp >= 0:
             p2 = np.int64(cp)
         else:
