@@ -74,3 +74,39 @@ def test_same_capture_any_batch_size_same_flows(tmp_path: Path) -> None:
     flows_b = [e for e in _events(b) if e["event_type"] == "flow"]
     assert len(flows_a) > 2000
     assert flows_a == flows_b
+
+
+def test_fragment_cache_full_raises_one_self_alert(tmp_path: Path) -> None:
+    """A fragment flood past the defragmenter's tracker cap: counted, and one self-alert."""
+    import struct
+
+    from tocsin.capture.batch import LINKTYPE_RAW
+
+    def frag(ident: int) -> bytes:  # the first fragment of a datagram that never completes
+        payload = b"x" * 16
+        hdr = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + 16,
+            ident,
+            0x2000,
+            64,
+            17,
+            0,
+            bytes([10, 0, 0, 1]),
+            bytes([10, 0, 0, 2]),
+        )
+        return hdr + payload
+
+    pcap = tmp_path / "frags.pcap"
+    with pcap.open("wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_RAW))
+        for k in range(200):
+            data = frag(k)
+            fh.write(struct.pack("<IIII", 1_700_000_000, k, len(data), len(data)) + data)
+    eve = tmp_path / "eve.json"
+    result = analyze([pcap], eve, PipelineConfig(defrag_max_trackers=16))
+    assert result.counters["defrag.max_trackers_reached"] > 100
+    alerts = [e for e in _events(eve) if e["event_type"] == "alert"]
+    assert [a["alert"]["signature_id"] for a in alerts] == [9_000_003]

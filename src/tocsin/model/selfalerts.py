@@ -33,5 +33,5 @@ CAPTURE_ERROR = SelfAlert(
 DEFRAG_MEMCAP = SelfAlert(
     9_000_003,
     "TOCSIN SENSOR fragment reassembly cache full: fragments dropped",
-    3,
+    2,
 )

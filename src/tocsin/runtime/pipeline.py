@@ -50,6 +50,9 @@ from tocsin.output.writer import EveWriter
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
 
+# defragmenter counters that mean fragments were thrown away for lack of room
+_DEFRAG_DROPS = ("max_trackers_reached", "memcap_reached", "max_frags_reached")
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
@@ -105,6 +108,8 @@ class Pipeline:
         self._next_stats: int | None = None
         self._emerg_entered = 0
         self._emerg_over = 0
+        self._defrag_dropped = 0  # fragments / trackers dropped at the last self-alert
+        self._defrag_alert_at: int | None = None
         self._proto_flows = np.zeros(256, dtype=np.int64)
         self._proto_bytes = np.zeros(256, dtype=np.float64)
 
@@ -245,6 +250,14 @@ class Pipeline:
             self.other_events[name] = self.other_events.get(name, 0) + 1
 
     def _check_health(self, now: int) -> None:
+        dropped = sum(self.defrag.counters.get(k, 0) for k in _DEFRAG_DROPS)
+        interval = self.config.stats_interval_s * 1_000_000
+        if dropped > self._defrag_dropped and (
+            self._defrag_alert_at is None or now - self._defrag_alert_at >= interval
+        ):  # at most one such self-alert per stats interval, however long the flood
+            self._defrag_dropped = dropped
+            self._defrag_alert_at = now
+            self._self_alert(now, selfalerts.DEFRAG_MEMCAP)
         entered = int(self.flows.ctr[FC_EMERG_ENTERED])
         if entered > self._emerg_entered:
             self._emerg_entered = entered
