@@ -29,7 +29,8 @@ def analyze(
         ...,
         help=(
             "Capture files or directories: pcap or pcapng, optionally gzip-compressed. "
-            "Several files (or a directory, searched recursively) are read in time order."
+            "Several files (or a directory, searched recursively) are read one after the "
+            "other, in the order of their first packet (rotated captures)."
         ),
         show_default=False,
     ),
