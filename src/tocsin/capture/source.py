@@ -10,18 +10,20 @@
 - orders the files by the timestamp of their first packet (ties, and files without packets,
   which go last, by path).
 
-`CaptureSet.batches()` then reads the files in that order. A truncation or corruption in a file
-ends that file: the packets before it are yielded, the error goes to `CaptureSet.errors`, and
-reading goes on with the next file. Batches are views into the reader's buffer, valid until the
-next batch is requested. The counters (`bytes_read`, `packets_read`...) feed a progress bar and
-the run summary.
+`CaptureSet.batches()` then reads the files merged in time order (`capture.merge`: rotated
+files simply follow each other; files that overlap in time interleave, each keeping its own
+packet order). A truncation or corruption in a file ends that file: the packets before it are
+yielded, the error goes to `CaptureSet.errors`, and reading goes on with the other files.
+Batches are only valid until the next batch is requested. The counters (`bytes_read`,
+`packets_read`...) feed a progress bar and the run summary.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +35,7 @@ from tocsin.capture.errors import (
     UnreadableCapture,
     unreadable,
 )
+from tocsin.capture.merge import merge
 from tocsin.capture.pcap import PCAP_MAGICS, PcapReader
 from tocsin.capture.pcapng import PCAPNG_MAGIC, PcapngReader
 from tocsin.capture.reader import BaseReader
@@ -153,15 +156,15 @@ def open_capture(
 
 
 class CaptureSet:
-    """Capture files opened by `open_capture`, read one after the other by `batches()`."""
+    """Capture files opened by `open_capture`, read merged in time order by `batches()`."""
 
     def __init__(self, entries: list[_Entry], *, batch_packets: int, block_size: int) -> None:
         self._entries = entries
         self._batch_packets = batch_packets
         self._block_size = block_size
         self.errors: list[CaptureError] = []
-        self._reader: BaseReader | None = None
-        self._current: Path | None = None
+        self._readers: list[BaseReader] = []  # open files (several while merging)
+        self._open_paths: list[Path] = []  # their paths, in opening (time) order
         self._done_bytes = 0
         self._done_packets = 0
         self._done_skipped: dict[str, int] = {}
@@ -180,27 +183,25 @@ class CaptureSet:
     @property
     def bytes_read(self) -> int:
         """On-disk bytes consumed so far (compressed bytes for gzip files)."""
-        current = self._reader.bytes_read if self._reader is not None else 0
-        return self._done_bytes + current
+        return self._done_bytes + sum(r.bytes_read for r in self._readers)
 
     @property
     def packets_read(self) -> int:
         """Packets yielded so far."""
-        current = self._reader.packets_read if self._reader is not None else 0
-        return self._done_packets + current
+        return self._done_packets + sum(r.packets_read for r in self._readers)
 
     @property
     def skipped_packets(self) -> dict[str, int]:
         """Packets read but not yielded, by reason (e.g. "unsupported linktype 147")."""
         out = dict(self._done_skipped)
-        if self._reader is not None:
-            _merge(out, self._reader.skipped_packets)
+        for r in self._readers:
+            _merge(out, r.skipped_packets)
         return out
 
     @property
     def current_file(self) -> Path | None:
-        """The file being read, None before the first and after the last."""
-        return self._current
+        """The earliest file still being read (None before the first and after the last)."""
+        return self._open_paths[0] if self._open_paths else None
 
     def batches(self) -> Iterator[PacketBatch]:
         """Yield the packets of every file in order; each call starts over from the first file.
@@ -216,26 +217,37 @@ class CaptureSet:
         return self._running
 
     def _read_all(self) -> Generator[PacketBatch, None, None]:
-        for entry in self._entries:
-            self._current = entry.path
-            fatal: CaptureError | None = None
-            try:
-                self._reader = open_reader(
-                    entry.path, block_size=self._block_size, batch_packets=self._batch_packets
-                )
-                yield from self._reader.batches()
-            except CaptureError as err:
-                fatal = err
-            finally:
-                self._finish_file(entry)
-            if fatal is not None:
-                self.errors.append(fatal)
-        self._current = None
+        if len(self._entries) == 1:
+            yield from self._file_batches(self._entries[0])
+        else:
+            sources: list[tuple[int | None, Callable[[], Iterator[PacketBatch]]]] = [
+                (e.first_ts_us, partial(self._file_batches, e)) for e in self._entries
+            ]
+            yield from merge(sources, self._batch_packets)
 
-    def _finish_file(self, entry: _Entry) -> None:
-        reader, self._reader = self._reader, None
+    def _file_batches(self, entry: _Entry) -> Generator[PacketBatch, None, None]:
+        """The batches of one file; its errors go to `errors` and its counts to the totals."""
+        self._open_paths.append(entry.path)
+        fatal: CaptureError | None = None
+        reader: BaseReader | None = None
+        try:
+            reader = open_reader(
+                entry.path, block_size=self._block_size, batch_packets=self._batch_packets
+            )
+            self._readers.append(reader)
+            yield from reader.batches()
+        except CaptureError as err:
+            fatal = err
+        finally:
+            self._finish_file(entry, reader)
+        if fatal is not None:
+            self.errors.append(fatal)
+
+    def _finish_file(self, entry: _Entry, reader: BaseReader | None) -> None:
+        self._open_paths.remove(entry.path)
         self._done_bytes += entry.size
         if reader is not None:
+            self._readers.remove(reader)
             self.errors.extend(reader.errors)
             self._done_packets += reader.packets_read
             _merge(self._done_skipped, reader.skipped_packets)
@@ -246,7 +258,6 @@ class CaptureSet:
         if self._running is not None:
             self._running.close()
             self._running = None
-        self._current = None
 
     def __enter__(self) -> CaptureSet:
         return self

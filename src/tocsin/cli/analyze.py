@@ -29,8 +29,8 @@ def analyze(
         ...,
         help=(
             "Capture files or directories: pcap or pcapng, optionally gzip-compressed. "
-            "Several files (or a directory, searched recursively) are read one after the "
-            "other, in the order of their first packet (rotated captures)."
+            "Several files (or a directory, searched recursively) are merged in time order: "
+            "rotated files follow each other, files that overlap interleave."
         ),
         show_default=False,
     ),
