@@ -29,6 +29,7 @@ from tocsin.decode.layout import (
     FLAG_IP,
     FLAG_PORTS,
     N_ANOMALIES,
+    new_packets,
 )
 from tocsin.flow.layout import FC_EMERG_ENTERED, FC_EMERG_OVER
 from tocsin.flow.table import FlowConfig, FlowTable
@@ -101,6 +102,7 @@ class Pipeline:
         self.talkers = TopTalkers()
         self.totals = RunTotals()
         self.decoder = Decoder(config.vxlan_port)
+        self._pk = new_packets(0)  # decoded records, reused batch after batch
         self.other_events: dict[str, int] = {}
         self.internal_errors: dict[str, int] = {}  # exceptions caught in a stage, by stage
         self.capture_errors = 0
@@ -120,7 +122,9 @@ class Pipeline:
         n = batch.n
         if n == 0:
             return
-        pk = self.decoder.decode(batch)
+        if self._pk.shape[0] < n:
+            self._pk = new_packets(n)
+        pk = self.decoder.decode(batch, into=self._pk)
         anomalous = np.flatnonzero(pk["anomaly"])
         if anomalous.size:
             self._log_anomalies(batch, pk, anomalous)
