@@ -80,6 +80,9 @@ def analyze(
     except (CaptureError, EveSinkError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        _error(f"interrupted: the EVE output in {eve} is incomplete")
+        raise typer.Exit(130) from None
     if not quiet:
         render_summary(out, result, eve)
     for message in result.errors:

@@ -69,16 +69,20 @@ def analyze(
     t_first: float | None = None
     first_packets = 0
     errors_seen = 0
+
+    def log_new_capture_errors() -> None:
+        nonlocal errors_seen
+        for err in captures.errors[errors_seen:]:
+            pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+        errors_seen = len(captures.errors)
+
     with captures:
         for batch in captures.batches():
             pipeline.process(batch)
             if t_first is None:
                 t_first = monotonic()
                 first_packets = pipeline.packets
-            while errors_seen < len(captures.errors):
-                err = captures.errors[errors_seen]
-                errors_seen += 1
-                pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+            log_new_capture_errors()
             if progress is not None:
                 progress(
                     Progress(
@@ -88,10 +92,7 @@ def analyze(
                         str(captures.current_file or ""),
                     )
                 )
-        while errors_seen < len(captures.errors):
-            err = captures.errors[errors_seen]
-            errors_seen += 1
-            pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+        log_new_capture_errors()
         pipeline.finish()
         skipped = captures.skipped_packets
         result.errors = [str(e) for e in captures.errors]
