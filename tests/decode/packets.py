@@ -11,8 +11,8 @@ import struct
 import numpy as np
 
 from tocsin.capture.batch import PacketBatch
+from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.decoder import Decoder
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT
 from tocsin.decode.layout import (
     ANOMALY_NAMES,
 )

@@ -46,7 +46,7 @@ from packets import (
     vxlan,
 )
 
-from tocsin.decode.kernel import MAX_LAYERS
+from tocsin.decode.common import MAX_LAYERS
 from tocsin.decode.layout import (
     ANOMALY_NAMES,
     FLAG_ARP,

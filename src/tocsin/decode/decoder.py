@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.capture.batch import PacketBatch
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT, decode_batch
+from tocsin.decode.common import VXLAN_DEFAULT_PORT
+from tocsin.decode.kernel import decode_batch
 from tocsin.decode.layout import (
     ANOMALY_NAMES,
     DECODER_COUNTERS,

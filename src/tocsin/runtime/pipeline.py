@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
+from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.decoder import Decoder
 from tocsin.decode.defrag import Defragmenter
-from tocsin.decode.kernel import VXLAN_DEFAULT_PORT
 from tocsin.decode.layout import (
     ANOMALY_CODE,
     ANOMALY_NAMES,
