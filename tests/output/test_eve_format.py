@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tocsin.output import community_id as cid
 from tocsin.output import eve_format as ef
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "output"
@@ -249,7 +250,7 @@ def np_sha1(data: bytes) -> bytes:
     msg = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, np.uint8)
     scratch = np.zeros(80, dtype=np.uint32)
     digest = np.zeros(20, dtype=np.uint8)
-    ef.sha1(msg, len(data), scratch, digest)
+    cid.sha1(msg, len(data), scratch, digest)
     return bytes(digest)
 
 
@@ -270,7 +271,7 @@ def test_sha1_prefix_only() -> None:
     msg = np.frombuffer(data, dtype=np.uint8)
     scratch = np.zeros(80, dtype=np.uint32)
     digest = np.zeros(20, dtype=np.uint8)
-    ef.sha1(msg, 3, scratch, digest)
+    cid.sha1(msg, 3, scratch, digest)
     assert bytes(digest) == hashlib.sha1(b"abc").digest()
 
 
@@ -278,7 +279,7 @@ def test_sha1_prefix_only() -> None:
 @given(st.binary(max_size=100))
 def test_put_base64(data: bytes) -> None:
     src = np.frombuffer(data + b"\x00", dtype=np.uint8)
-    got = run(ef.put_base64, src, len(data))
+    got = run(cid.put_base64, src, len(data))
     assert got == base64.b64encode(data)
     assert len(got) == 4 * ((len(data) + 2) // 3)
 
@@ -343,11 +344,11 @@ def np_community_id(
     ver, shi, slo = addr_words(saddr)
     ver2, dhi, dlo = addr_words(daddr)
     assert ver == ver2
-    msg = np.zeros(ef.COMMUNITY_ID_MSG_BYTES, dtype=np.uint8)
-    w = np.zeros(ef.SHA1_SCRATCH_WORDS, dtype=np.uint32)
-    dig = np.zeros(ef.SHA1_DIGEST_BYTES, dtype=np.uint8)
+    msg = np.zeros(cid.COMMUNITY_ID_MSG_BYTES, dtype=np.uint8)
+    w = np.zeros(cid.SHA1_SCRATCH_WORDS, dtype=np.uint32)
+    dig = np.zeros(cid.SHA1_DIGEST_BYTES, dtype=np.uint8)
     got = run(
-        ef.put_community_id,
+        cid.put_community_id,
         seed,
         ver,
         shi,
@@ -510,6 +511,7 @@ _ALLOC_SCRIPT = """
 import numpy as np
 from numba import njit
 from numba.core.runtime import rtsys
+from tocsin.output import community_id as cid
 from tocsin.output import eve_format as ef
 
 @njit
@@ -520,15 +522,15 @@ def kernel(out, n, msg, w, dig, src):
         pos = ef.put_timestamp(out, pos, 1468449727573103 + i)
         pos = ef.put_ip(out, pos, 6, np.uint64(0x20010DB800000000), np.uint64(i))
         pos = ef.put_ip(out, pos, 4, np.uint64(0), np.uint64(0xFFFF0A000001))
-        pos = ef.put_community_id(out, pos, 1, 4, np.uint64(0), np.uint64(0xFFFF0A000001),
+        pos = cid.put_community_id(out, pos, 1, 4, np.uint64(0), np.uint64(0xFFFF0A000001),
                                   np.uint64(0), np.uint64(0xFFFF0A000002), 6, i, 80, msg, w, dig)
         pos = ef.put_json_str(out, pos, src, 0, len(src))
         pos = ef.put_int(out, pos, -i)
         pos = ef.put_uint(out, pos, np.uint64(i))
         pos = ef.put_hex2(out, pos, i)
         pos = ef.put_bool(out, pos, i % 2 == 0)
-        pos = ef.put_base64(out, pos, src, len(src))
-        ef.sha1(src, len(src), w, dig)
+        pos = cid.put_base64(out, pos, src, len(src))
+        cid.sha1(src, len(src), w, dig)
     return pos
 
 out = np.zeros(4096, np.uint8)

@@ -27,13 +27,15 @@ from tocsin.flow.layout import (
     TCP_STATE_NAMES,
 )
 from tocsin.jit import inline_kernel, kernel
-from tocsin.output.eve_format import (
+from tocsin.output.community_id import (
     COMMUNITY_ID_MSG_BYTES,
     SHA1_DIGEST_BYTES,
     SHA1_SCRATCH_WORDS,
+    put_community_id,
+)
+from tocsin.output.eve_format import (
     lit,
     put_bool,
-    put_community_id,
     put_hex2,
     put_ip,
     put_lit,
