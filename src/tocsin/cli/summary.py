@@ -29,6 +29,7 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
         f"Analysed {files}: {r.packets:,} packets, {_size(r.bytes)}{span}.",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     rate = r.packets / r.wall_s if r.wall_s > 0 else 0.0
     console.print(
@@ -36,9 +37,10 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
         f"{r.startup_s:,.2f} s).",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     events = ", ".join(f"{n:,} {t}" for t, n in sorted(r.events.items()))
-    console.print(f"EVE events written to {eve}: {events or 'none'}.", markup=False)
+    console.print(f"EVE events written to {eve}: {events or 'none'}.", markup=False, soft_wrap=True)
 
     if r.top_talkers:
         t = Table(title="Top talkers", title_justify="left")
