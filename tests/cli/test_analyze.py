@@ -251,6 +251,16 @@ def test_unwritable_eve_path(tmp_path: Path) -> None:
     )
 
 
+def test_unwritable_summary_fails_before_the_analysis(tmp_path: Path) -> None:
+    eve = tmp_path / "eve.json"
+    bad = tmp_path / "no" / "summary.json"
+    proc = tocsin("analyze", HTTP, "--eve", eve, "--summary-json", bad, "-q")
+    assert_one_line_error(
+        proc, 2, f"tocsin: {bad}: cannot write summary: No such file or directory"
+    )
+    assert not eve.exists()  # nothing was analysed
+
+
 def test_eve_path_is_a_directory(tmp_path: Path) -> None:
     proc = tocsin("analyze", HTTP, "--eve", ".", "-q", cwd=tmp_path)
     assert_one_line_error(proc, 2, "tocsin: .: cannot write EVE output: Is a directory")

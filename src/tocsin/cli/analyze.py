@@ -72,6 +72,12 @@ def analyze(
     if stats_interval < 1:
         _error("--stats-interval must be at least 1 second")
         raise typer.Exit(2)
+    if summary_json is not None:  # find out now, not after hours of analysis
+        try:
+            summary_json.touch()
+        except OSError as exc:
+            _error(f"{summary_json}: cannot write summary: {exc.strerror}")
+            raise typer.Exit(2) from None
     config = PipelineConfig(flow=FlowConfig(cap=flow_cap), stats_interval_s=stats_interval)
     show = progress and not quiet
     try:

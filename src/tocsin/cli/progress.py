@@ -66,7 +66,7 @@ def make_progress(
         console.print(
             f"tocsin: {r.packets:,} packets, {r.bytes_read / 1e6:,.1f} of "
             f"{r.bytes_total / 1e6:,.1f} MB ({pct:.0f}%), "
-            f"{r.packets / (now - start):,.0f} packets/s",
+            f"{r.packets / (now - start):,.0f} packets/s, reading {r.current_file}",
             markup=False,
             highlight=False,
         )

@@ -15,6 +15,8 @@ from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.kernel import decode_batch
 from tocsin.decode.layout import (
     ANOMALY_NAMES,
+    C_BYTES,
+    C_PKTS,
     DECODER_COUNTERS,
     N_ANOMALIES,
     N_DECODER_COUNTERS,
@@ -31,10 +33,18 @@ class Decoder:
         self.events: npt.NDArray[np.int64] = np.zeros(N_ANOMALIES, dtype=np.int64)
 
     def decode(
-        self, batch: PacketBatch, *, into: npt.NDArray[np.void] | None = None
+        self,
+        batch: PacketBatch,
+        *,
+        into: npt.NDArray[np.void] | None = None,
+        on_wire: bool = True,
     ) -> npt.NDArray[np.void]:
         """The decoded records of `batch`: a fresh array, or the first `batch.n` records of
-        `into` (zeroed here), which saves the page faults of a new array per batch."""
+        `into` (zeroed here), which saves the page faults of a new array per batch.
+
+        `on_wire=False` for packets the sensor built itself (reassembled datagrams): their
+        headers are counted, but not as packets or bytes seen on the wire (as in Suricata).
+        """
         if into is None:
             pk = new_packets(batch.n)
         else:
@@ -51,6 +61,9 @@ class Decoder:
             self.events,
             self.vxlan_port,
         )
+        if not on_wire:
+            self.counters[C_PKTS] -= batch.n
+            self.counters[C_BYTES] -= int(batch.wirelen.sum())
         return pk
 
     def counter_dict(self) -> dict[str, int]:

@@ -121,7 +121,6 @@ FLOW_COUNTERS: tuple[str, ...] = (
     "flow.end.state.new",
     "flow.end.state.established",
     "flow.end.state.closed",
-    "flow.get_used",
     "tcp.sessions",
     "tcp.syn",
     "tcp.synack",
@@ -145,7 +144,6 @@ FC_EMERG_OVER = FC["flow.emerg_mode_over"]
 FC_TIMEOUT = FC["flow.mgr.flows_timeout"]
 FC_EVICTED = FC["flow.mgr.flows_evicted"]
 FC_END_NEW = FC["flow.end.state.new"]
-FC_GET_USED = FC["flow.get_used"]
 FC_TCP_SESSIONS = FC["tcp.sessions"]
 FC_TCP_SYN = FC["tcp.syn"]
 FC_TCP_SYNACK = FC["tcp.synack"]

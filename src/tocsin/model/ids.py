@@ -8,8 +8,6 @@ from typing import NewType
 FlowId = NewType("FlowId", int)
 """A flow's id in EVE (`flow_id`): 51 bits, stable for the flow's life, derived from packet data."""
 
-_V4_MAPPED = 0x0000FFFF00000000
-
 
 def ip_text(ipver: int, hi: int, lo: int) -> str:
     """The text form of an address held as two 64-bit halves (IPv4 stored IPv4-mapped)."""
@@ -18,12 +16,3 @@ def ip_text(ipver: int, hi: int, lo: int) -> str:
     if int(hi) == 0 and (int(lo) >> 32) == 0xFFFF:  # RFC 5952 §5, as Python ≥ 3.13 prints it
         return "::ffff:" + str(ipaddress.IPv4Address(int(lo) & 0xFFFFFFFF))
     return str(ipaddress.IPv6Address((int(hi) << 64) | int(lo)))
-
-
-def ip_halves(text: str) -> tuple[int, int, int]:
-    """(ipver, hi, lo) of an address text; the inverse of `ip_text`."""
-    addr = ipaddress.ip_address(text)
-    if addr.version == 4:
-        return 4, 0, _V4_MAPPED | int(addr)
-    v = int(addr)
-    return 6, v >> 64, v & 0xFFFFFFFFFFFFFFFF

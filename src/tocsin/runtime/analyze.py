@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tocsin.capture import CaptureError, open_capture
+from tocsin.capture import open_capture
 from tocsin.decode.layout import ANOMALY_NAMES
 from tocsin.output.sink import EveSink
 from tocsin.runtime.clock import monotonic, process_age_s
@@ -144,6 +144,3 @@ def _fill(
         drops[f"packets skipped by the reader: {reason}"] = count
     result.drops = {k: v for k, v in drops.items() if v}
     result.counters = {**flat, **extra}
-
-
-__all__ = ["AnalysisResult", "CaptureError", "Progress", "analyze"]

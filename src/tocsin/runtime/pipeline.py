@@ -22,13 +22,9 @@ from tocsin.decode.defrag import Defragmenter
 from tocsin.decode.layout import (
     ANOMALY_CODE,
     ANOMALY_NAMES,
-    C_BYTES,
-    C_PKTS,
-    DECODER_COUNTERS,
     FLAG_FRAG,
     FLAG_IP,
     FLAG_PORTS,
-    N_ANOMALIES,
     new_packets,
 )
 from tocsin.flow.layout import FC_EMERG_ENTERED, FC_EMERG_OVER
@@ -78,7 +74,6 @@ class RunTotals:
     bytes_by_proto: dict[str, int] = field(default_factory=dict)
     first_ts: int | None = None
     last_ts: int | None = None
-    self_alerts: int = 0
 
 
 class Pipeline:
@@ -155,10 +150,7 @@ class Pipeline:
         ts_us: npt.NDArray[np.int64],
     ) -> None:
         for ended in self.flows.update(pk, wirelen, ts_us):
-            self._write_flows(ended)
-
-    def _write_flows(self, ended: npt.NDArray[np.void]) -> None:
-        self.out.flows(ended)
+            self.out.flows(ended)
 
     def _count_flows(self, ended: npt.NDArray[np.void]) -> None:
         """Summary accounting of logged flows (runs on the EVE writer's thread)."""
@@ -236,10 +228,7 @@ class Pipeline:
         if not done:
             return pk, batch.wirelen, batch.ts_us
         whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
-        wpk = self.decoder.decode(whole)
-        # reassembled datagrams are not new packets on the wire
-        self.decoder.counters[C_PKTS] -= whole.n
-        self.decoder.counters[C_BYTES] -= int(whole.wirelen.sum())
+        wpk = self.decoder.decode(whole, on_wire=False)
         return (
             np.insert(pk, after, wpk),
             np.insert(batch.wirelen, after, whole.wirelen),
@@ -281,7 +270,6 @@ class Pipeline:
             )
 
     def _self_alert(self, now: int, sig: selfalerts.SelfAlert) -> None:
-        self.totals.self_alerts += 1
         self.out.event(
             AlertEvent(
                 timestamp=eve_timestamp(now),
@@ -314,7 +302,7 @@ class Pipeline:
     def finish(self) -> None:
         """End every flow (reason "shutdown") and write the final stats."""
         for ended in self.flows.flush():
-            self._write_flows(ended)
+            self.out.flows(ended)
         self.write_stats(self.totals.last_ts or 0)
         self.out.close()
         for p in np.flatnonzero(self._proto_flows).tolist():
@@ -326,12 +314,10 @@ class Pipeline:
         """(Suricata-named counters, Tocsin-only counters), flat dotted names."""
         flat: dict[str, int] = {}
         extra: dict[str, int] = {}
-        for name, v in zip(DECODER_COUNTERS, self.decoder.counters.tolist(), strict=True):
+        for name, v in self.decoder.counter_dict().items():
             flat[f"decoder.{name}"] = v
         pkts = flat["decoder.pkts"]
         flat["decoder.avg_pkt_size"] = flat["decoder.bytes"] // pkts if pkts else 0
-        for code in range(1, N_ANOMALIES):
-            flat[f"decoder.event.{ANOMALY_NAMES[code]}"] = int(self.decoder.events[code])
         for name, v in self.other_events.items():
             flat[f"decoder.event.{name}"] = v
         for name, v in self.flows.counters().items():
@@ -339,7 +325,6 @@ class Pipeline:
                 extra[name] = v
             else:
                 flat[name] = v
-        flat["flow.memcap"] = 0
         for name, v in self.defrag.counters.items():
             if name == "memcap_reached":
                 extra[f"defrag.{name}"] = v
