@@ -1,12 +1,14 @@
 """Tocsin vs peers on the bench captures, in one run, side by side.
 
     python bench/run.py [--captures mixed,flood] [--slice-packets N] [--tocsin-cmd CMD]
-                        [--tools tocsin,tshark,dpkt,nfstream] [--full-peers] [--repeat K]
-                        [--profile]
+                        [--tools tocsin,tocsin-core,tshark,tshark-fields,dpkt,nfstream]
+                        [--full-peers] [--repeat K] [--profile]
 
-For each capture it runs, one after the other: `tocsin analyze` on the whole capture and on the
-slice, then `tshark -q -n -z conv,ip`, the dpkt flow loop and nfstream on the slice (the first N
-packets, cut into bench/work/), or on the whole capture with --full-peers. Each run is one
+For each capture it runs, one after the other: `tocsin analyze` (every parser on) on the whole
+capture and on the slice, `tocsin analyze --no-app-layer` (decode + flows) on the whole capture,
+then `tshark -q -n -z conv,ip`, `tshark -T fields` (DNS names, HTTP hosts and URIs, TLS SNIs),
+the dpkt flow loop and nfstream on the slice (the first N packets, cut into bench/work/), or on
+the whole capture with --full-peers. Each run is one
 measured child process (see measure.py). Writes bench/results/YYYY-MM-DD-HHMM.{md,json}.
 See bench/README.md for what each number means.
 """
@@ -35,11 +37,20 @@ import profile_tocsin
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results"
-TOOLS = ("tocsin", "tshark", "dpkt", "nfstream")
+TOOLS = ("tocsin", "tocsin-core", "tshark", "tshark-fields", "dpkt", "nfstream")
+# tocsin: every parser on; tocsin-core: decode + flows + EVE flow output (--no-app-layer)
 TARGETS = {
-    "mixed": {"pps": 2_000_000, "steady_pps": 3_000_000},
-    "flood": {"pps": 1_000_000, "rss_mb": 1024},
+    ("mixed", "tocsin"): {"pps": 1_000_000},
+    ("mixed", "tocsin-core"): {"pps": 2_000_000, "steady_pps": 3_000_000},
+    ("flood", "tocsin"): {"pps": 1_000_000, "rss_mb": 1024},
 }
+# the fields tshark extracts beside Tocsin's app layer (DNS names, HTTP hosts and URIs, SNIs)
+TSHARK_FIELDS = (
+    "dns.qry.name",
+    "http.host",
+    "http.request.uri",
+    "tls.handshake.extensions_server_name",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Row:
     steady_pps: float | None = None
     ratio_same: float | None = None  # tocsin pps on the same input / this pps
     ratio_whole: float | None = None  # tocsin pps on the whole capture / this pps
+    py_share: float | None = None  # share of packets handed to Python-level parsing
     note: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -98,15 +110,20 @@ def _meta(capture: str) -> dict[str, Any]:
 def tool_command(tool: str, inp: Input, args: argparse.Namespace) -> tuple[list[str], Path]:
     """The command line, and the file holding its machine-readable output."""
     stem = WORK / f"{tool}-{inp.capture}-{inp.packets}"
-    if tool == "tocsin":
+    if tool.startswith("tocsin"):
         summary = stem.with_suffix(".summary.json")
         summary.unlink(missing_ok=True)
         eve = _eve_dir(args) / f"{stem.name}.eve.json"
         cmd = [*shlex.split(args.tocsin_cmd), "analyze", str(inp.path)]
+        if tool == "tocsin-core":
+            cmd.append("--no-app-layer")
         return [*cmd, "--eve", str(eve), "--summary-json", str(summary), "--no-progress"], summary
     out = stem.with_suffix(".out")
     if tool == "tshark":
         return ["tshark", "-q", "-n", "-z", "conv,ip", "-r", str(inp.path)], out
+    if tool == "tshark-fields":
+        fields = [a for f in TSHARK_FIELDS for a in ("-e", f)]
+        return ["tshark", "-n", "-r", str(inp.path), "-T", "fields", *fields], out
     script = BENCH / "peers" / f"{tool}_flows.py"
     return [sys.executable, str(script), str(inp.path)], out
 
@@ -117,7 +134,7 @@ def measure_tool(tool: str, inp: Input, args: argparse.Namespace) -> Row:
         cmd, result_file = tool_command(tool, inp, args)
         print(f"  {tool:<9} {inp.label:<16} {shlex.join(cmd)}", file=sys.stderr, flush=True)
         err = result_file.with_suffix(".stderr")
-        out = result_file if tool != "tocsin" else result_file.with_suffix(".stdout")
+        out = result_file if not tool.startswith("tocsin") else result_file.with_suffix(".stdout")
         m = measure.run(cmd, out, err, args.timeout)
         row = _row(tool, inp, m, result_file, args)
         print(
@@ -160,7 +177,13 @@ def _row(
     reported = parsed.get("packets")
     if isinstance(reported, int) and reported != inp.packets and m.returncode == 0:
         row.note = (row.note + "; " if row.note else "") + f"tool counted {reported:,} packets"
-    if tool == "tocsin":
+    if tool.startswith("tocsin"):
+        counters = parsed.get("counters") or {}
+        py = counters.get("app_layer.packets_python")
+        if isinstance(py, int) and inp.packets:
+            row.py_share = py / inp.packets
+            row.detail["packets_python"] = py
+            row.detail["packets_parsed"] = counters.get("app_layer.packets_parsed")
         row.startup_s = _num(parsed.get("startup_s"))
         row.steady_pps = _num(parsed.get("steady_pps"))
         row.detail["tool_wall_s"] = _num(parsed.get("wall_s"))
@@ -190,7 +213,9 @@ def _parse_output(tool: str, path: Path) -> dict[str, Any]:
         return {}
     if tool == "tshark":
         return {"flows": sum(1 for line in text.splitlines() if "<->" in line)}
-    candidates = [text] if tool == "tocsin" else text.strip().splitlines()[-1:]
+    if tool == "tshark-fields":
+        return {"lines_with_fields": sum(1 for line in text.splitlines() if line.strip())}
+    candidates = [text] if tool.startswith("tocsin") else text.strip().splitlines()[-1:]
     for candidate in candidates:
         try:
             value = json.loads(candidate)
@@ -206,7 +231,7 @@ def add_ratios(rows: list[Row]) -> None:
     for r in rows:
         same = tocsin.get((r.capture, r.input))
         whole = tocsin.get((r.capture, "whole"))
-        if r.tool == "tocsin" or r.returncode != 0:
+        if r.tool.startswith("tocsin") or r.returncode != 0:
             continue
         r.ratio_same = same.pps / r.pps if same else None
         r.ratio_whole = whole.pps / r.pps if whole else None
@@ -219,7 +244,8 @@ def _fmt(v: float | int | None, spec: str) -> str:
 def table(rows: list[Row]) -> str:
     head = (
         "| capture | tool | input | packets | wall s | start-up s | pkt/s | steady pkt/s | Mbit/s "
-        "| peak RSS MB | CPU s | flows | Tocsin × (same input) | Tocsin × (whole) | note |"
+        "| peak RSS MB | CPU s | flows | to Python % | Tocsin × (same input) | Tocsin × (whole) "
+        "| note |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -229,6 +255,7 @@ def table(rows: list[Row]) -> str:
             f"| {_fmt(r.startup_s, '.2f')} | {_fmt(r.pps if ok else None, ',.0f')} "
             f"| {_fmt(r.steady_pps, ',.0f')} | {_fmt(r.mbps if ok else None, ',.0f')} "
             f"| {r.peak_rss_mb:,.0f} | {r.cpu_s:.1f} | {_fmt(r.flows, ',')} "
+            f"| {_fmt(None if r.py_share is None else 100 * r.py_share, '.2f')} "
             f"| {_fmt(r.ratio_same, ',.1f')} | {_fmt(r.ratio_whole, ',.1f')} | {r.note} |"
         )
     return "\n".join(lines)
@@ -237,9 +264,9 @@ def table(rows: list[Row]) -> str:
 def target_lines(rows: list[Row]) -> list[str]:
     out = []
     for r in rows:
-        if r.tool != "tocsin" or r.input != "whole" or r.capture not in TARGETS:
+        t = TARGETS.get((r.capture, r.tool))
+        if t is None or r.input != "whole":
             continue
-        t = TARGETS[r.capture]
         checks = [("pkt/s (whole process)", r.pps, t["pps"], True)]
         if "steady_pps" in t:
             checks.append(("steady pkt/s", r.steady_pps, t["steady_pps"], True))
@@ -252,7 +279,8 @@ def target_lines(rows: list[Row]) -> list[str]:
                 verdict = "PASS" if (value >= goal if higher else value <= goal) else "FAIL"
             sign = "≥" if higher else "≤"
             out.append(
-                f"- {r.capture}: {name} {_fmt(value, ',.0f')} (target {sign} {goal:,}): {verdict}"
+                f"- {r.capture}, {r.tool}: {name} {_fmt(value, ',.0f')} "
+                f"(target {sign} {goal:,}): {verdict}"
             )
     return out
 
@@ -342,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure_tool("tocsin", whole, args))
             if part.packets < whole.packets:
                 rows.append(measure_tool("tocsin", part, args))
-        for tool in (t for t in TOOLS if t in tools and t != "tocsin"):
+        if "tocsin-core" in tools:
+            rows.append(measure_tool("tocsin-core", whole, args))
+        for tool in (t for t in TOOLS if t in tools and not t.startswith("tocsin")):
             rows.append(measure_tool(tool, whole if args.full_peers else part, args))
     add_ratios(rows)
     profile = profile_tocsin.run(args, WORK) if args.profile else None

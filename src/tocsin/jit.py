@@ -11,7 +11,8 @@
 The cache: numba checks a cached kernel against its own source file only, yet kernels bake in
 constants imported from other modules (record layouts, counter indexes). A change to
 `flow/layout.py` alone would load stale machine code that writes past the end of an array. So
-the cache lives in a directory named after a hash of all of Tocsin's source files
+the cache lives in a directory named after a hash of the source files kernels can depend on
+(every module using `tocsin.jit`, and what those import, transitively)
 (`$TOCSIN_CACHE_DIR`, default `$XDG_CACHE_HOME/tocsin` or `~/.cache/tocsin`), set before any
 kernel is compiled; caches of other versions unused for a week are removed.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -31,11 +33,45 @@ import numba
 _njit: Any = numba.njit  # `_nrt` is not in numba's type stubs
 
 
+_IMPORT = re.compile(rb"^\s*(?:from|import)\s+(tocsin(?:\.\w+)+)", re.MULTILINE)
+
+
+def _kernel_sources(root: Path) -> list[Path]:
+    """The source files compiled kernels can depend on: every module that uses this one
+    (`tocsin.jit`), and every `tocsin` module those import, transitively (record layouts,
+    constants). Plain-Python modules (parsers, CLI, pipeline wiring) stay out, so editing them
+    keeps the compiled kernels."""
+    texts = {p: p.read_bytes() for p in root.rglob("*.py")}
+
+    def module_path(name: bytes) -> Path | None:
+        parts = name.decode().split(".")[1:]
+        for cand in (
+            root.joinpath(*parts).with_suffix(".py"),
+            root.joinpath(*parts, "__init__.py"),
+        ):
+            if cand in texts:
+                return cand
+        if len(parts) > 1:  # `from tocsin.pkg import name`: name may be an attribute
+            return module_path(b".".join([b"tocsin", *[x.encode() for x in parts[:-1]]]))
+        return None
+
+    todo = [p for p, t in texts.items() if b"tocsin.jit import" in t]
+    seen = set(todo)
+    while todo:
+        p = todo.pop()
+        for m in _IMPORT.findall(texts[p]):
+            q = module_path(m)
+            if q is not None and q not in seen:
+                seen.add(q)
+                todo.append(q)
+    return sorted(seen)
+
+
 def _source_fingerprint() -> str:
-    """A hash of every Python source file of the `tocsin` package (a few ms at start-up)."""
+    """A hash of the Python source files kernels may depend on (a few ms at start-up)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha1(usedforsecurity=False)
-    for path in sorted(root.rglob("*.py")):
+    for path in _kernel_sources(root):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -558,3 +558,19 @@ def test_primitives_do_not_allocate_per_record() -> None:
     )
     one, many = map(int, res.stdout.split())
     assert one == many
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in VECTORS if r[2] in (6, 17, 132)], ids=lambda r: str(r[0])
+)
+def test_python_community_id_matches_the_vectors(
+    row: tuple[str, int, int, str, str, int | None, int | None, str],
+) -> None:
+    """The plain-Python Community ID (app-layer events) equals the published vectors."""
+    _, seed, proto, saddr, daddr, sport, dport, want = row
+    ver, shi, slo = addr_words(saddr)
+    _, dhi, dlo = addr_words(daddr)
+    a = (int(shi), int(slo), sport or 0)
+    b = (int(dhi), int(dlo), dport or 0)
+    assert cid.community_id_text(seed, ver, a, b, proto) == want
+    assert cid.community_id_text(seed, ver, b, a, proto) == want

@@ -9,13 +9,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from tocsin.applayer.protos import ALPROTO_NAMES
+from tocsin.applayer.registry import builtin
 from tocsin.capture import CaptureError
 from tocsin.cli.progress import make_progress
 from tocsin.cli.summary import render_summary
 from tocsin.flow.table import FlowConfig
 from tocsin.output.sink import EveSinkError
 from tocsin.runtime.analyze import analyze as run_analysis
+from tocsin.runtime.applayer import AppConfig
 from tocsin.runtime.pipeline import PipelineConfig
+
+_PARSED = [n for n in ALPROTO_NAMES if n and n != "failed"]
 
 
 def _error(message: str) -> None:
@@ -57,6 +62,24 @@ def analyze(
         help="Progress bar on a terminal (plain lines every few seconds otherwise).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
+    app_layer: bool = typer.Option(
+        True,
+        "--app-layer/--no-app-layer",
+        help="Detect application protocols and parse them (dns, http, tls, smb...).",
+    ),
+    app_protos: str = typer.Option(
+        "all",
+        "--app-protos",
+        help=f"Comma-separated protocols to parse ({', '.join(_PARSED)}), or 'all'.",
+    ),
+    midstream: bool = typer.Option(
+        True,
+        "--midstream/--no-midstream",
+        help=(
+            "Parse TCP connections whose handshake was not seen (capture started mid-"
+            "connection). Suricata's default is --no-midstream."
+        ),
+    ),
 ) -> None:
     """Analyse packet captures: decode, track flows, write EVE JSON and print a summary.
 
@@ -78,11 +101,26 @@ def analyze(
         except OSError as exc:
             _error(f"{summary_json}: cannot write summary: {exc.strerror}")
             raise typer.Exit(2) from None
-    config = PipelineConfig(flow=FlowConfig(cap=flow_cap), stats_interval_s=stats_interval)
+    protos = {p.strip() for p in app_protos.split(",") if p.strip()}
+    unknown = protos - set(_PARSED) - {"all"}
+    if unknown:
+        _error(
+            f"--app-protos: unknown protocol {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(_PARSED)})"
+        )
+        raise typer.Exit(2)
+    registry = builtin()
+    if "all" not in protos:
+        registry = registry.only(protos)
+    config = PipelineConfig(
+        flow=FlowConfig(cap=flow_cap),
+        stats_interval_s=stats_interval,
+        app=AppConfig(enabled=app_layer, midstream=midstream),
+    )
     show = progress and not quiet
     try:
         with make_progress(err, enabled=show, tty=err.is_terminal) as report:
-            result = run_analysis(captures, eve, config, progress=report)
+            result = run_analysis(captures, eve, config, progress=report, registry=registry)
     except (CaptureError, EveSinkError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None

@@ -29,12 +29,24 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tocsin.applayer.probe import probe
+from tocsin.applayer.protos import ALPROTO_FAILED, ALPROTO_UNKNOWN, PROBE_MORE, PROBE_NO
 from tocsin.decode.layout import FLAG_FLOW, TH_ACK, TH_RST, TH_SYN
 from tocsin.flow.index import idx_entry, idx_remove, lookup
 from tocsin.flow.key import key_hash, mix64, pclass
 from tocsin.flow.layout import (
+    AF_DONE_TC,
+    AF_DONE_TS,
+    AF_FAIL_TC,
+    AF_FAIL_TS,
+    AF_PY,
+    AF_PYPROBE,
+    AF_SKIP_TC,
+    AF_SKIP_TS,
+    END_FLUSH,
     FC_ACTIVE,
     FC_ACTIVE_MAX,
+    FC_APP_SKIPPED,
     FC_EMERG_ENTERED,
     FC_EMERG_OVER,
     FC_EMERGENCY,
@@ -54,9 +66,12 @@ from tocsin.flow.layout import (
     FC_UDP,
     FF_EMERGENCY,
     FF_IN_USE,
+    FF_ISN_TC,
+    FF_ISN_TS,
     FF_MIDSTREAM,
     FF_TC_SEEN,
     N_CLASSES,
+    PROBE_MAX_PKTS,
     REASON_FORCED,
     REASON_SHUTDOWN,
     REASON_TCP_REUSE,
@@ -129,11 +144,13 @@ def _lru_append(fl: np.ndarray, heads: np.ndarray, tails: np.ndarray, s: int, c:
 
 
 @kernel
-def _end_flow(t: FlowArrays, n_ended: int, s: int, reason: int) -> int:
-    """Copy flow `s` to `ended[n_ended]`, free its slot; returns the new `n_ended`."""
+def _end_flow(t: FlowArrays, n_ended: int, s: int, reason: int, i: int) -> int:
+    """Copy flow `s` to `ended[n_ended]` (ended at packet `i` of the batch), free its slot;
+    returns the new `n_ended`."""
     fl, idx, heads, tails, free, st, ctr, _, ended = t
     ended[n_ended] = fl[s]
     ended[n_ended]["reason"] = reason
+    ended[n_ended]["end_idx"] = i
     if st[ST_EMERG] != 0:
         ended[n_ended]["fflags"] |= FF_EMERGENCY
     ctr[FC_END_NEW + fl[s]["state"]] += 1
@@ -148,7 +165,7 @@ def _end_flow(t: FlowArrays, n_ended: int, s: int, reason: int) -> int:
 
 
 @kernel
-def _expire(t: FlowArrays, n_ended: int, now: int, limit: int) -> tuple[int, bool]:
+def _expire(t: FlowArrays, n_ended: int, now: int, limit: int, i: int) -> tuple[int, bool]:
     """End flows idle past their class timeout. Returns (n_ended, finished).
 
     A class list is ordered by `lru_ts`, the time a flow was (re)queued, not by its last
@@ -172,7 +189,7 @@ def _expire(t: FlowArrays, n_ended: int, now: int, limit: int) -> tuple[int, boo
                 continue
             if n_ended >= limit:
                 return n_ended, False
-            n_ended = _end_flow(t, n_ended, s, REASON_TIMEOUT)
+            n_ended = _end_flow(t, n_ended, s, REASON_TIMEOUT, i)
             ctr[FC_TIMEOUT] += 1
     return n_ended, True
 
@@ -189,6 +206,70 @@ def _oldest(fl: np.ndarray, heads: np.ndarray) -> int:
     return best
 
 
+@inline_kernel
+def _seq_le(a: int, b: int) -> bool:
+    """a <= b in 32-bit sequence space."""
+    return ((np.int64(b) - np.int64(a)) & 0xFFFFFFFF) < 0x80000000
+
+
+@inline_kernel
+def _app_select(
+    f: np.ndarray,
+    d: int,
+    proto: int,
+    data: np.ndarray,
+    o: int,
+    plen: int,
+    seq: int,
+    app_want: np.ndarray,
+    ctr: np.ndarray,
+) -> int:
+    """Whether a payload packet goes to the Python app layer: its flow's protocol (or
+    `PROBE_MORE` while Python probes the stream's start), 0 when it does not.
+
+    Protocol unknown: the probes look at the payload; a match sets `app_proto`, no match in
+    both directions (or `PROBE_MAX_PKTS` payloads without one) makes it "failed", a prefix of
+    a known protocol hands the stream's start to Python (`AF_PYPROBE`). Known protocol with a
+    parser on: delivered unless the parser said it is done with that direction, or the bytes
+    all fall before the direction's skip point (counted in `FC_APP_SKIPPED`).
+    """
+    ap = np.int64(f["app_proto"])
+    af = np.int64(f["app_flags"])
+    if ap == ALPROTO_UNKNOWN:
+        if (af & AF_PYPROBE) != 0:
+            f["app_flags"] = af | AF_PY
+            return PROBE_MORE
+        r = probe(data, o, plen, proto, d, np.int64(f["sport"]), np.int64(f["dport"]))
+        if r == PROBE_MORE:
+            f["app_flags"] = af | AF_PYPROBE | AF_PY
+            return PROBE_MORE
+        if r == PROBE_NO:
+            af |= AF_FAIL_TS if d == 0 else AF_FAIL_TC
+            npk = np.int64(f["app_npkt"]) + 1
+            f["app_npkt"] = npk
+            both = AF_FAIL_TS | AF_FAIL_TC
+            if (af & both) == both or npk >= PROBE_MAX_PKTS:
+                f["app_proto"] = ALPROTO_FAILED
+            f["app_flags"] = af
+            return 0
+        f["app_proto"] = r
+        ap = r
+    if app_want[ap] == 0:
+        return 0
+    done = AF_DONE_TS if d == 0 else AF_DONE_TC
+    if (af & done) != 0:
+        return 0
+    skip = AF_SKIP_TS if d == 0 else AF_SKIP_TC
+    if proto == 6 and (af & skip) != 0:
+        until = np.int64(f["skip_ts"] if d == 0 else f["skip_tc"])
+        if _seq_le((seq + plen) & 0xFFFFFFFF, until):
+            ctr[FC_APP_SKIPPED] += plen
+            return 0
+        af &= ~skip
+    f["app_flags"] = af | AF_PY
+    return ap
+
+
 @kernel
 def flow_update(
     pk: np.ndarray,
@@ -200,12 +281,20 @@ def flow_update(
     pfid: np.ndarray,
     t: FlowArrays,
     n_ended: int,
+    data: np.ndarray,
+    pos: np.ndarray,
+    papp: np.ndarray,
+    app_want: np.ndarray,
 ) -> tuple[int, int]:
     """Account packets `i0..` of a decoded batch to flows.
 
     Fills `pslot` (slot, -1 when the packet has no flow), `pdir` (0 to server, 1 to client)
     and `pfid` (flow id). Returns (next packet index, n_ended): the next index is
     `len(pk)` when the batch is done, smaller when `t.ended` must be drained first.
+
+    Application layer: `data[pos[i]:]` are packet `i`'s bytes; `papp[i]` is set to 1 when its
+    payload must go to the Python app layer (see `_app_select`); `app_want[alproto]` != 0 for
+    the protocols whose parser is on (all zero: the app layer is off, nothing is probed).
     """
     fl, idx, heads, tails, free, st, ctr, tmo, ended = t
     n = pk.shape[0]
@@ -220,7 +309,7 @@ def flow_update(
             now = ts
             st[ST_NOW] = ts
         if now - st[ST_LAST_TICK] >= st[ST_TICK_US]:
-            n_ended, done = _expire(t, n_ended, now, room - 2)
+            n_ended, done = _expire(t, n_ended, now, room - 2, i)
             if not done:
                 return i, n_ended
             st[ST_LAST_TICK] = now
@@ -231,6 +320,7 @@ def flow_update(
         pslot[i] = -1
         pdir[i] = 0
         pfid[i] = 0
+        papp[i] = 0
         if (pk[i]["flags"] & FLAG_FLOW) == 0:
             continue
         proto = np.int64(pk[i]["proto"])
@@ -252,7 +342,7 @@ def flow_update(
         if s >= 0 and now - fl[s]["last_ts"] > tmo[1 if st[ST_EMERG] != 0 else 0, fl[s]["cls"]]:
             # idle past its timeout, though the expiry tick has not come round yet: the flow
             # is over whatever the tick's phase, and this packet starts a new one
-            n_ended = _end_flow(t, n_ended, s, REASON_TIMEOUT)
+            n_ended = _end_flow(t, n_ended, s, REASON_TIMEOUT, i)
             ctr[FC_TIMEOUT] += 1
             s, d, b = lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
         if (
@@ -263,7 +353,7 @@ def flow_update(
             # the client resending its first SYN (e.g. after a RST) is not a new connection
             and not (d == 0 and pk[i]["tcp_seq"] == fl[s]["tcp_isn"])
         ):
-            n_ended = _end_flow(t, n_ended, s, REASON_TCP_REUSE)
+            n_ended = _end_flow(t, n_ended, s, REASON_TCP_REUSE, i)
             ctr[FC_TCP_REUSE] += 1
             s, d, b = lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
         if s < 0:
@@ -277,13 +367,13 @@ def flow_update(
                     # end every flow past its emergency timeout before evicting any: when the
                     # ended buffer fills, come back to this packet once it is drained, so the
                     # outcome never depends on the buffer's size
-                    n_ended, done = _expire(t, n_ended, now, room - 2)
+                    n_ended, done = _expire(t, n_ended, now, room - 2, i)
                     if not done:
                         return i, n_ended
                     st[ST_SWEEP] = 0
                 if ctr[FC_ACTIVE] >= cap:
                     victim = _oldest(fl, heads)
-                    n_ended = _end_flow(t, n_ended, victim, REASON_FORCED)
+                    n_ended = _end_flow(t, n_ended, victim, REASON_FORCED, i)
                     ctr[FC_EVICTED] += 1
                 s, d, b = lookup(fl, idx, h, shi, slo, sp, dhi, dlo, dp, proto, ipver, v0, v1)
             top = st[ST_FREE_TOP] - 1
@@ -321,6 +411,13 @@ def flow_update(
             f["fflags"] = FF_IN_USE
             f["tcp_state"] = 0
             f["tcp_isn"] = 0
+            f["tcp_isn_tc"] = 0
+            f["skip_ts"] = 0
+            f["skip_tc"] = 0
+            f["end_idx"] = 0
+            f["app_proto"] = 0
+            f["app_flags"] = 0
+            f["app_npkt"] = 0
             seq = st[ST_SEQ]
             st[ST_SEQ] = seq + 1
             f["flow_id"] = mix64(h ^ mix64(np.uint64(ts) + np.uint64(seq))) & np.uint64(
@@ -338,6 +435,7 @@ def flow_update(
                 if (tfl & (TH_SYN | TH_ACK)) == TH_SYN:
                     f["tcp_state"] = TCP_SYN_SENT
                     f["tcp_isn"] = pk[i]["tcp_seq"]
+                    f["fflags"] |= FF_ISN_TS
                     ctr[FC_TCP_SESSIONS] += 1
                 elif rev:
                     f["tcp_state"] = TCP_SYN_RECV
@@ -381,6 +479,9 @@ def flow_update(
             if (tfl & TH_SYN) != 0:
                 if (tfl & TH_ACK) != 0:
                     ctr[FC_TCP_SYNACK] += 1
+                    if d == 1:
+                        f["tcp_isn_tc"] = pk[i]["tcp_seq"]
+                        f["fflags"] |= FF_ISN_TC
                 else:
                     ctr[FC_TCP_SYN] += 1
             if (tfl & TH_RST) != 0:
@@ -406,6 +507,16 @@ def flow_update(
         pslot[i] = s
         pdir[i] = d
         pfid[i] = f["flow_id"]
+        plen = np.int64(pk[i]["pay_len"])
+        if (
+            plen > 0
+            and (proto == 6 or proto == 17)
+            and app_want[0] != 0
+            and not (app_want[0] == 2 and (f["fflags"] & FF_MIDSTREAM) != 0)
+        ):
+            papp[i] = _app_select(
+                f, d, proto, data, pos[i] + pk[i]["pay_off"], plen, pk[i]["tcp_seq"], app_want, ctr
+            )
     return n, n_ended
 
 
@@ -417,5 +528,5 @@ def flow_flush(t: FlowArrays, n_ended: int) -> tuple[int, bool]:
         s = _oldest(t.fl, t.heads)
         if s < 0:
             return n_ended, True
-        n_ended = _end_flow(t, n_ended, s, REASON_SHUTDOWN)
+        n_ended = _end_flow(t, n_ended, s, REASON_SHUTDOWN, END_FLUSH)
     return n_ended, _oldest(t.fl, t.heads) < 0

@@ -30,7 +30,11 @@ FLOW_DTYPE = np.dtype(
         ("bytes_tc", np.uint64),
         ("prev", np.int32),
         ("next", np.int32),
-        ("tcp_isn", np.uint32),
+        ("tcp_isn", np.uint32),  # to server: the SYN's sequence number (FF_ISN_TS)
+        ("tcp_isn_tc", np.uint32),  # to client: the SYN/ACK's (FF_ISN_TC)
+        ("skip_ts", np.uint32),  # AF_SKIP_TS: stream bytes before this seq are not wanted
+        ("skip_tc", np.uint32),
+        ("end_idx", np.int32),  # packet of the batch at which the flow ended (END_FLUSH)
         ("sport", np.uint16),  # key port (ICMP: type)
         ("dport", np.uint16),  # key port (ICMP: counterpart type or code)
         ("vlan0", np.uint16),
@@ -48,6 +52,9 @@ FLOW_DTYPE = np.dtype(
         ("icmp_type_tc", np.uint8),
         ("icmp_code_tc", np.uint8),
         ("reason", np.uint8),  # REASON_*, set when the flow ends
+        ("app_proto", np.uint8),  # applayer.protos.ALPROTO_*
+        ("app_flags", np.uint8),  # AF_*
+        ("app_npkt", np.uint8),  # payload packets probed without a match
     ]
 )
 
@@ -57,6 +64,20 @@ FF_MIDSTREAM = 2
 FF_EMERGENCY = 4  # ended while the table was in emergency mode
 FF_TC_SEEN = 8  # a packet to the client was seen
 FF_ALERTED = 16
+FF_ISN_TS = 32  # tcp_isn holds the client's SYN sequence number
+FF_ISN_TC = 64  # tcp_isn_tc holds the server's SYN/ACK sequence number
+
+# app_flags: what the application layer needs of a flow (see flow.kernel, runtime.applayer)
+AF_FAIL_TS = 1  # no probe matched the first payload to server
+AF_FAIL_TC = 2  # ... to client
+AF_DONE_TS = 4  # the parser wants no more bytes to server
+AF_DONE_TC = 8
+AF_SKIP_TS = 16  # skip_ts is set: bytes before it are not wanted
+AF_SKIP_TC = 32
+AF_PY = 64  # payload was handed to Python: the app layer may hold state for the flow
+AF_PYPROBE = 128  # a probe needs more bytes: Python probes the stream's start
+PROBE_MAX_PKTS = 4  # payload packets probed before a flow's protocol is "failed"
+END_FLUSH = 2**31 - 1  # end_idx of flows ended by flush (after every packet)
 
 # flow states (EVE flow.state)
 STATE_NEW = 0
@@ -130,6 +151,7 @@ FLOW_COUNTERS: tuple[str, ...] = (
     "flow.memuse",
     "flow.active_max",
     "flow.emergency",
+    "app_layer.skipped_bytes",  # payload bytes a parser did not want (never left the kernel)
 )
 FC = {name: i for i, name in enumerate(FLOW_COUNTERS)}
 FC_TOTAL = FC["flow.total"]
@@ -153,4 +175,5 @@ FC_SPARE = FC["flow.spare"]
 FC_MEMUSE = FC["flow.memuse"]
 FC_ACTIVE_MAX = FC["flow.active_max"]
 FC_EMERGENCY = FC["flow.emergency"]  # 1 while in emergency mode (a gauge)
+FC_APP_SKIPPED = FC["app_layer.skipped_bytes"]
 N_FLOW_COUNTERS = len(FLOW_COUNTERS)

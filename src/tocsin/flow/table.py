@@ -6,6 +6,7 @@ Usage (the pipeline's view)::
     for chunk in table.update(pk, wirelen, ts_us):   # ended flows, as FLOW_DTYPE arrays
         write(chunk)
     table.slot / table.direction / table.flow_id      # per-packet results of the last batch
+    table.app                                         # 1: payload for the Python app layer
     for chunk in table.flush():                       # end of capture: every remaining flow
         write(chunk)
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.applayer.protos import N_ALPROTOS
 from tocsin.flow.kernel import (
     N_ST,
     ST_CAP,
@@ -44,6 +46,9 @@ from tocsin.flow.layout import (
     N_FLOW_COUNTERS,
     PCLASS_NAMES,
 )
+
+_NO_DATA: npt.NDArray[np.uint8] = np.zeros(1, dtype=np.uint8)
+_NO_POS: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +131,13 @@ class FlowTable:
         self._slot_buf: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._dir_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         self._fid_buf: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        self._app_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+        # app_want[alproto] != 0: that protocol's parser is on; app_want[0] != 0: probing is on
+        self.app_want: npt.NDArray[np.uint8] = np.zeros(N_ALPROTOS, dtype=np.uint8)
         self.slot = self._slot_buf
         self.direction = self._dir_buf
         self.flow_id = self._fid_buf
+        self.app = self._app_buf
         self._fixed_bytes = self.idx.nbytes + self.free.nbytes + self.ended.nbytes
         self.arrays = FlowArrays(
             self.fl,
@@ -155,20 +164,47 @@ class FlowTable:
         pk: npt.NDArray[np.void],
         wirelen: npt.NDArray[np.uint32],
         ts_us: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8] | None = None,
+        pos: npt.NDArray[np.int64] | None = None,
     ) -> Iterator[npt.NDArray[np.void]]:
-        """Account a decoded batch; yields chunks of flows that ended meanwhile."""
+        """Account a decoded batch; yields chunks of flows that ended meanwhile.
+
+        `data[pos[i]:]` are packet `i`'s captured bytes, needed only when the app layer is on
+        (`app_want[0]`): its probes read payloads. Each ended flow's `end_idx` is the index
+        of the packet at which it ended.
+        """
         n = pk.shape[0]
         if self._slot_buf.shape[0] < n:
             self._slot_buf = np.zeros(n, dtype=np.int32)
             self._dir_buf = np.zeros(n, dtype=np.uint8)
             self._fid_buf = np.zeros(n, dtype=np.uint64)
+            self._app_buf = np.zeros(n, dtype=np.uint8)
+        if data is None or pos is None:
+            if self.app_want[0]:
+                raise ValueError("the app layer is on: update() needs the packets' bytes")
+            data, pos = _NO_DATA, _NO_POS
         # views of exactly this batch's length (the buffers are reused across batches)
         self.slot = slot = self._slot_buf[:n]
         self.direction = direction = self._dir_buf[:n]
         self.flow_id = fid = self._fid_buf[:n]
+        self.app = papp = self._app_buf[:n]
         i = 0
         while True:
-            i, n_ended = flow_update(pk, wirelen, ts_us, i, slot, direction, fid, self.arrays, 0)
+            i, n_ended = flow_update(
+                pk,
+                wirelen,
+                ts_us,
+                i,
+                slot,
+                direction,
+                fid,
+                self.arrays,
+                0,
+                data,
+                pos,
+                papp,
+                self.app_want,
+            )
             if n_ended:
                 yield self.ended[:n_ended]
             if i >= n:

@@ -9,6 +9,9 @@ allocates them once per batch.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import numpy as np
 
 from tocsin.jit import kernel
@@ -252,3 +255,31 @@ def put_community_id(
     pos = put_base64(out, pos, digest, 20)
     out[pos] = 34  # '"'
     return pos + 1
+
+
+def community_id_text(
+    seed: int, ipver: int, a: tuple[int, int, int], b: tuple[int, int, int], proto: int
+) -> str:
+    """Community ID v1 (`"1:<base64 sha1>"`) of a TCP/UDP/SCTP flow, in plain Python: for the
+    cold path (app-layer events, once per flow). `a` and `b` are (hi, lo, port) endpoints;
+    same result as `put_community_id` (tested)."""
+    if ipver == 4:
+        ab = (a[1] & 0xFFFFFFFF).to_bytes(4, "big")
+        bb = (b[1] & 0xFFFFFFFF).to_bytes(4, "big")
+    else:
+        ab = a[0].to_bytes(8, "big") + a[1].to_bytes(8, "big")
+        bb = b[0].to_bytes(8, "big") + b[1].to_bytes(8, "big")
+    pa, pb = a[2], b[2]
+    if not (ab < bb or (ab == bb and pa < pb)):
+        ab, bb, pa, pb = bb, ab, pb, pa
+    msg = b"".join(
+        (
+            (seed & 0xFFFF).to_bytes(2, "big"),
+            ab,
+            bb,
+            bytes((proto & 0xFF, 0)),
+            pa.to_bytes(2, "big"),
+            pb.to_bytes(2, "big"),
+        )
+    )
+    return "1:" + base64.b64encode(hashlib.sha1(msg, usedforsecurity=False).digest()).decode()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.applayer.protos import ALPROTO_NAMES
 from tocsin.flow.layout import (
     FF_ALERTED,
     FF_EMERGENCY,
@@ -78,6 +79,7 @@ _PROTO_TAB, _PROTO_LEN = _table([PROTO_NAMES.get(p, str(p)) for p in range(256)]
 _STATE_TAB, _STATE_LEN = _table(list(STATE_NAMES))
 _TCP_TAB, _TCP_LEN = _table(list(TCP_STATE_NAMES))
 _REASON_TAB, _REASON_LEN = _table(list(REASON_NAMES))
+_APP_TAB, _APP_LEN = _table(list(ALPROTO_NAMES))
 
 _L_TS = lit('{"timestamp":"')
 _L_FID = lit('","flow_id":')
@@ -95,6 +97,7 @@ _L_ITYPE = lit(',"icmp_type":')
 _L_ICODE = lit(',"icmp_code":')
 _L_RTYPE = lit(',"response_icmp_type":')
 _L_RCODE = lit(',"response_icmp_code":')
+_L_APP = lit(',"app_proto":')
 _L_FLOW = lit(',"flow":{"pkts_toserver":')
 _L_PTC = lit(',"pkts_toclient":')
 _L_BTS = lit(',"bytes_toserver":')
@@ -249,6 +252,9 @@ def format_flows(
                 pos = put_uint(out, pos, f["icmp_type_tc"])
                 pos = put_lit(out, pos, _L_RCODE)
                 pos = put_uint(out, pos, f["icmp_code_tc"])
+        if f["app_proto"] != 0:
+            pos = put_lit(out, pos, _L_APP)
+            pos = _put_row(out, pos, _APP_TAB, _APP_LEN, f["app_proto"])
         pos = put_lit(out, pos, _L_FLOW)
         pos = put_uint(out, pos, f["pkts_ts"])
         pos = put_lit(out, pos, _L_PTC)

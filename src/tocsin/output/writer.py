@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,18 @@ class _Formatted:
 
     text: bytes
     records: npt.NDArray[np.void]
+
+
+@dataclass(frozen=True, slots=True)
+class _Events:
+    events: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sequence:
+    """Ended-flow arrays (owned: not reused by the caller) and event lists, in order."""
+
+    items: list[npt.NDArray[np.void] | list[Any]]
 
 
 class EveWriter:
@@ -79,6 +92,35 @@ class EveWriter:
             self.sink.write(ev)
         else:
             self._put(ev)
+
+    def events(self, evs: list[Any]) -> None:
+        """Log several typed events, in order (one queue item for all)."""
+        if not evs:
+            return
+        if self._queue is None:
+            for ev in evs:
+                self.sink.write(ev)
+        else:
+            self._put(_Events(evs))
+
+    def sequence(self, items: list[npt.NDArray[np.void] | list[Any]]) -> None:
+        """Log flow arrays and event lists interleaved, in order, as one queue item. The
+        arrays must belong to the writer from now on (not be reused by the caller)."""
+        if not items:
+            return
+        if self._queue is None:
+            self._write_sequence(items)
+        else:
+            self._put(_Sequence(items))
+
+    def _write_sequence(self, items: list[npt.NDArray[np.void] | list[Any]]) -> None:
+        for item in items:
+            if isinstance(item, np.ndarray):
+                if item.shape[0]:
+                    self._write_flows(item)
+            else:
+                for ev in item:
+                    self.sink.write(ev)
 
     def close(self) -> None:
         """Wait until everything is written; raise the writer's error if it had one."""
@@ -123,6 +165,11 @@ class EveWriter:
                     self._write_flows(item)
                 elif isinstance(item, _Formatted):
                     self._write_flows(item.records, item.text)
+                elif isinstance(item, _Sequence):
+                    self._write_sequence(item.items)
+                elif isinstance(item, _Events):
+                    for ev in item.events:
+                        self.sink.write(ev)
                 else:
                     self.sink.write(item)  # type: ignore[arg-type]
             except BaseException as exc:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tocsin.applayer.registry import Registry
 from tocsin.capture import open_capture
 from tocsin.decode.layout import ANOMALY_NAMES
 from tocsin.output.sink import EveSink
@@ -60,12 +61,13 @@ def analyze(
     *,
     batch_packets: int = 65_536,
     progress: Callable[[Progress], None] | None = None,
+    registry: Registry | None = None,
 ) -> AnalysisResult:
     t0 = monotonic() - process_age_s()
     captures = open_capture(paths, batch_packets=batch_packets)
     sink = EveSink(eve_path)
     result = AnalysisResult(files=[str(p) for p in captures.files])
-    pipeline = Pipeline(config, sink)
+    pipeline = Pipeline(config, sink, registry)
     t_first: float | None = None
     first_packets = 0
     errors_seen = 0

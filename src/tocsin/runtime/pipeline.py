@@ -11,10 +11,13 @@ timestamps, so the same capture gives byte-identical EVE output every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.applayer.protos import ALPROTO_UNKNOWN
+from tocsin.applayer.registry import Registry, builtin
 from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
 from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.decoder import Decoder
@@ -27,7 +30,7 @@ from tocsin.decode.layout import (
     FLAG_PORTS,
     new_packets,
 )
-from tocsin.flow.layout import FC_EMERG_ENTERED, FC_EMERG_OVER
+from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER
 from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.model import selfalerts
 from tocsin.model.events import (
@@ -44,8 +47,28 @@ from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
 from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter
+from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
+
+# protocols Suricata's stats schema knows (app_layer.{flow,tx,error}.<word>); others (dicom,
+# hl7) are Tocsin-only counters
+_SURICATA_APP_WORDS = frozenset(
+    [
+        "http",
+        "tls",
+        "dns_udp",
+        "dns_tcp",
+        "smb",
+        "dcerpc_tcp",
+        "dcerpc_udp",
+        "dhcp",
+        "ssh",
+        "rdp",
+        "failed_tcp",
+        "failed_udp",
+    ]
+)
 
 # defragmenter counters that mean fragments were thrown away for lack of room
 _DEFRAG_DROPS = ("max_trackers_reached", "memcap_reached", "max_frags_reached")
@@ -63,6 +86,7 @@ class PipelineConfig:
     defrag_max_bytes: int = 32 << 20
     defrag_timeout_s: int = 60
     writer_thread: bool = True  # format and write EVE on a second thread
+    app: AppConfig = field(default_factory=AppConfig)
 
 
 @dataclass(slots=True)
@@ -79,10 +103,20 @@ class RunTotals:
 class Pipeline:
     """One worker's pipeline: owns the decoder counters, flow table and defragmenter."""
 
-    def __init__(self, config: PipelineConfig, sink: EveSink) -> None:
+    def __init__(
+        self, config: PipelineConfig, sink: EveSink, registry: Registry | None = None
+    ) -> None:
         self.config = config
         self.sink = sink
         self.flows = FlowTable(config.flow)
+        self.app: AppLayer | None = None
+        if config.app.enabled:
+            reg = builtin() if registry is None else registry
+            self.app = AppLayer(config.app, reg)
+            self.flows.app_want[0] = 1 if config.app.midstream else 2
+            for code in reg.protocols():
+                self.flows.app_want[code] = 1
+        self._app_flows = np.zeros((256, 256), dtype=np.int64)  # [ip proto, alproto]
         self.defrag = Defragmenter(
             max_trackers=config.defrag_max_trackers,
             max_bytes=config.defrag_max_bytes,
@@ -124,10 +158,11 @@ class Pipeline:
         if anomalous.size:
             self._log_anomalies(batch, pk, anomalous)
         wirelen, ts_us = batch.wirelen, batch.ts_us
+        data, pos, pcnt = batch.data, batch.offset, None
         frags = np.flatnonzero(pk["flags"] & FLAG_FRAG)
         if frags.size:
-            pk, wirelen, ts_us = self._defragment(batch, pk, frags)
-        self._account(pk, wirelen, ts_us)
+            pk, wirelen, ts_us, data, pos, pcnt = self._defragment(batch, pk, frags)
+        self._account(pk, wirelen, ts_us, data, pos, pcnt)
         self.packets += n
         ts_first = int(batch.ts_us[0])
         ts_last = int(batch.ts_us[-1])
@@ -148,9 +183,92 @@ class Pipeline:
         pk: npt.NDArray[np.void],
         wirelen: npt.NDArray[np.uint32],
         ts_us: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        pos: npt.NDArray[np.int64],
+        pcnt: npt.NDArray[np.int64] | None,
     ) -> None:
-        for ended in self.flows.update(pk, wirelen, ts_us):
-            self.out.flows(ended)
+        app = self.app
+        if app is None:
+            for ended in self.flows.update(pk, wirelen, ts_us):
+                self.out.flows(ended)
+            return
+        # In steps of `sub_batch` packets, so what parsers say (skip this body, done with
+        # this direction) reaches the kernel soon: most flows live within one big batch.
+        step = self.config.app.sub_batch
+        n = pk.shape[0]
+        t = self.flows
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            spk = pk[a:b]
+            chunks = [e.copy() for e in t.update(spk, wirelen[a:b], ts_us[a:b], data, pos[a:b])]
+            app.process(
+                spk,
+                data,
+                pos[a:b],
+                ts_us[a:b],
+                t.slot,
+                t.direction,
+                t.flow_id,
+                t.app,
+                t.fl,
+                self.packets + a,
+                pcnt[a:b] if pcnt is not None else None,
+            )
+            app.write_back(t.fl)
+            app.retire_closed()
+            self._write_in_order(chunks, app.take_events())
+
+    def _write_in_order(
+        self, chunks: list[npt.NDArray[np.void]], events: list[tuple[int, Any]]
+    ) -> None:
+        """Write ended flows and app events in packet order: a flow that ended at packet i
+        (timeout, reuse, eviction) comes before the events of packet i; a flow's own closing
+        events (transactions left pending) come just before it."""
+        app = self.app
+        assert app is not None
+        ended = np.concatenate(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
+        closing: list[tuple[int, list[Any]]] = []
+        if ended is not None and ended.shape[0]:
+            if (ended["app_flags"] & AF_PY).any():
+                closing = app.end_flows(ended)
+            self._count_app_flows(ended)
+        if not events and not closing:
+            if ended is not None:
+                self.out.flows(ended)
+            return
+        if ended is None:
+            self.out.events([ev for _, ev in events])
+            return
+        ends = ended["end_idx"]
+        cuts: list[tuple[int, int, int, list[Any]]] = []
+        cut_at = np.searchsorted(ends, [i for i, _ in events], side="right").tolist()
+        for k, (_, ev) in enumerate(events):
+            cuts.append((cut_at[k], 0, k, [ev]))
+        for row, evs in closing:
+            cuts.append((row, 1, row, evs))
+        cuts.sort(key=lambda c: (c[0], c[1], c[2]))
+        items: list[Any] = []
+        done = 0
+        pending: list[Any] = []
+        for cut, _, _, evs in cuts:
+            if cut > done:
+                if pending:
+                    items.append(pending)
+                    pending = []
+                items.append(ended[done:cut])
+                done = cut
+            pending.extend(evs)
+        if pending:
+            items.append(pending)
+        if done < ended.shape[0]:
+            items.append(ended[done:])
+        self.out.sequence(items)
+
+    def _count_app_flows(self, ended: npt.NDArray[np.void]) -> None:
+        ap = ended["app_proto"]
+        has = np.flatnonzero(ap != ALPROTO_UNKNOWN)
+        if has.size:
+            np.add.at(self._app_flows, (ended["proto"][has], ap[has]), 1)
 
     def _count_flows(self, ended: npt.NDArray[np.void]) -> None:
         """Summary accounting of logged flows (runs on the EVE writer's thread)."""
@@ -192,10 +310,18 @@ class Pipeline:
 
     def _defragment(
         self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
-    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    ) -> tuple[
+        npt.NDArray[np.void],
+        npt.NDArray[np.uint32],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.uint8],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64] | None,
+    ]:
         """Feed fragments to the defragmenter; returns the batch's (records, wire lengths,
-        times) with each reassembled datagram inserted right after the fragment that completed
-        it, so flows see packets in capture order."""
+        times, bytes, packet offsets, pcap_cnt or None) with each reassembled datagram
+        inserted right after the fragment that completed it, so flows see packets in capture
+        order (a reassembled datagram has the pcap_cnt of that fragment)."""
         done: list[tuple[int, bytes]] = []
         after: list[int] = []
         for i in rows.tolist():
@@ -226,13 +352,25 @@ class Pipeline:
                 done.append((ts, res.packet))
                 after.append(i + 1)
         if not done:
-            return pk, batch.wirelen, batch.ts_us
+            return pk, batch.wirelen, batch.ts_us, batch.data, batch.offset, None
         whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
         wpk = self.decoder.decode(whole, on_wire=False)
+        data, pos = batch.data, batch.offset
+        if self.app is not None:  # the probes read payloads: one buffer for all packets
+            used = int((batch.offset + batch.caplen).max())
+            data = np.concatenate([batch.data[:used], whole.data])
+            pos = np.insert(batch.offset, after, whole.offset + used)
+        base = self.packets + 1
+        pcnt = np.insert(
+            np.arange(base, base + batch.n, dtype=np.int64), after, base - 1 + np.asarray(after)
+        )
         return (
             np.insert(pk, after, wpk),
             np.insert(batch.wirelen, after, whole.wirelen),
             np.insert(batch.ts_us, after, whole.ts_us),
+            data,
+            pos,
+            pcnt,
         )
 
     def _count_event(self, name: str) -> None:
@@ -302,7 +440,10 @@ class Pipeline:
     def finish(self) -> None:
         """End every flow (reason "shutdown") and write the final stats."""
         for ended in self.flows.flush():
-            self.out.flows(ended)
+            if self.app is None:
+                self.out.flows(ended)
+            else:
+                self._write_in_order([ended.copy()], [])
         self.write_stats(self.totals.last_ts or 0)
         self.out.close()
         for p in np.flatnonzero(self._proto_flows).tolist():
@@ -321,7 +462,7 @@ class Pipeline:
         for name, v in self.other_events.items():
             flat[f"decoder.event.{name}"] = v
         for name, v in self.flows.counters().items():
-            if name in ("flow.active_max", "flow.emergency"):
+            if name in ("flow.active_max", "flow.emergency", "app_layer.skipped_bytes"):
                 extra[name] = v
             else:
                 flat[name] = v
@@ -330,6 +471,21 @@ class Pipeline:
                 extra[f"defrag.{name}"] = v
             else:
                 flat[f"defrag.{name}"] = v
+        if self.app is not None:
+            app_flat, app_extra = self.app.counter_dict()
+            flat.update(app_flat)
+            extra.update(app_extra)
+            for ip_proto, alproto in zip(*np.nonzero(self._app_flows), strict=True):
+                word = stat_word(int(alproto), int(ip_proto))
+                n = int(self._app_flows[ip_proto, alproto])
+                if word in _SURICATA_APP_WORDS:
+                    flat[f"app_layer.flow.{word}"] = n
+                else:
+                    extra[f"app_layer.flow.{word}"] = n
+            for name in [k for k in flat if k.startswith(("app_layer.tx.", "app_layer.error."))]:
+                word = name.split(".")[2]
+                if word not in _SURICATA_APP_WORDS:
+                    extra[name] = flat.pop(name)
         flat["capture.errors"] = self.capture_errors
         for stage, n in self.internal_errors.items():
             extra[f"tocsin.internal_errors.{stage}"] = n
