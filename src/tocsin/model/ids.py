@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import NewType
 
 FlowId = NewType("FlowId", int)
 """A flow's id in EVE (`flow_id`): 51 bits, stable for the flow's life, derived from packet data."""
 
 
+@lru_cache(maxsize=65536)
 def ip_text(ipver: int, hi: int, lo: int) -> str:
     """The text form of an address held as two 64-bit halves (IPv4 stored IPv4-mapped)."""
     if ipver == 4:

@@ -301,6 +301,7 @@ class AppLayer:
             "dest_ip": srv_ip,
             "dest_port": srv[2],
             "proto": pname,
+            "ip_v": ipver,
             "vlan": vlan,
             "community_id": cid,
         }
@@ -339,9 +340,11 @@ class AppLayer:
             by_packet = getattr(event_cls, "by_packet", False)
             h = hdr[direction if by_packet else 0]
             tag = event_cls.__struct_config__.tag
+            pcnt = self._pcnt
             ev = event_cls(
                 timestamp=eve_timestamp(ts_us),
-                pcap_cnt=self._pcnt,
+                pcap_cnt=pcnt,
+                pkt_src="wire/pcap" if pcnt is not None else "stream (flow timeout)",
                 tx_id=tx_id,
                 **h,
                 **{str(tag): body},

@@ -10,7 +10,7 @@ timestamps, so the same capture gives byte-identical EVE output every time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -112,7 +112,9 @@ class Pipeline:
         self.app: AppLayer | None = None
         if config.app.enabled:
             reg = builtin() if registry is None else registry
-            self.app = AppLayer(config.app, reg)
+            # one Community ID seed for flow and app-layer events
+            app_cfg = replace(config.app, community_id_seed=config.community_id_seed)
+            self.app = AppLayer(app_cfg, reg)
             self.flows.app_want[0] = 1 if config.app.midstream else 2
             for code in reg.protocols():
                 self.flows.app_want[code] = 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from tocsin.applayer.base import AppLimits, Emit, ParseError
 from tocsin.applayer.http.decode import BodySink
@@ -62,6 +63,11 @@ Set-Cookie). Pass `("*",)` to log every field (Suricata's dump-all-headers), `()
 
 def selection(names: Iterable[str]) -> frozenset[bytes] | None:
     """Lowercase field names to log; None means every field."""
+    return _selection(tuple(names))
+
+
+@lru_cache(maxsize=64)
+def _selection(names: tuple[str, ...]) -> frozenset[bytes] | None:
     chosen = frozenset(n.strip().lower().encode() for n in names)
     return None if b"*" in chosen else chosen
 
