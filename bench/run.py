@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "captures": {c: _meta(c) for c in args.captures.split(",")},
         "rows": [asdict(r) for r in rows],
-        "targets": TARGETS,
+        "targets": {f"{c}/{t}": v for (c, t), v in TARGETS.items()},
         "profile": profile,
     }
     stem.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n")

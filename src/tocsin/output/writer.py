@@ -29,6 +29,9 @@ from tocsin.output.eve_flow import FlowFormatter
 from tocsin.output.sink import EveSink
 
 FlowsHook = Callable[[npt.NDArray[np.void]], None]
+# flows formatted at once, at most: the formatter's output buffer is sized for the largest
+# chunk (MAX_FLOW_LINE bytes a flow), so a timeout burst of 500 k flows must not make it 500 MB
+MAX_CHUNK = 16_384
 _STOP = object()
 
 
@@ -47,9 +50,12 @@ class _Events:
 
 @dataclass(frozen=True, slots=True)
 class _Sequence:
-    """Ended-flow arrays (owned: not reused by the caller) and event lists, in order."""
+    """Ended flows (owned: not reused by the caller) and events, in order: `layout` says, item
+    by item, how many of the next flows of `recs` to write, or which events."""
 
-    items: list[npt.NDArray[np.void] | list[Any]]
+    recs: npt.NDArray[np.void] | None
+    layout: list[int | list[Any]]
+    pre: list[bytes] | None = None  # the flows' lines, formatted by the caller
 
 
 class EveWriter:
@@ -80,6 +86,10 @@ class EveWriter:
         """Log ended flows (copied: the caller's buffer may be reused at once)."""
         if ended.shape[0] == 0:
             return
+        if ended.shape[0] > MAX_CHUNK:  # the formatter's buffer grows with the chunk
+            for k in range(0, ended.shape[0], MAX_CHUNK):
+                self.flows(ended[k : k + MAX_CHUNK])
+            return
         if self._queue is None:
             self._write_flows(ended)
         elif self._queue.full():  # the writer is behind: format here, in parallel with it
@@ -105,22 +115,61 @@ class EveWriter:
 
     def sequence(self, items: list[npt.NDArray[np.void] | list[Any]]) -> None:
         """Log flow arrays and event lists interleaved, in order, as one queue item. The
-        arrays must belong to the writer from now on (not be reused by the caller)."""
+        arrays must belong to the writer from now on (not be reused by the caller).
+
+        The flows of all items are formatted together, in pieces of `MAX_CHUNK` (one kernel
+        call per piece, however finely events cut them), and written back in their places."""
         if not items:
             return
+        arrays = [it for it in items if isinstance(it, np.ndarray) and it.shape[0]]
+        recs = (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)) if arrays else None
+        layout: list[int | list[Any]] = [
+            it.shape[0] if isinstance(it, np.ndarray) else it for it in items
+        ]
         if self._queue is None:
-            self._write_sequence(items)
-        else:
-            self._put(_Sequence(items))
+            self._write_sequence(recs, layout)
+            return
+        pre: list[bytes] | None = None
+        if recs is not None and self._queue.full():  # the writer is behind: format here
+            pre = [
+                bytes(self._helper.format(recs[k : k + MAX_CHUNK]))
+                for k in range(0, recs.shape[0], MAX_CHUNK)
+            ]
+        self._put(_Sequence(recs, layout, pre))
 
-    def _write_sequence(self, items: list[npt.NDArray[np.void] | list[Any]]) -> None:
-        for item in items:
-            if isinstance(item, np.ndarray):
-                if item.shape[0]:
-                    self._write_flows(item)
-            else:
-                for ev in item:
+    def _write_sequence(
+        self,
+        recs: npt.NDArray[np.void] | None,
+        layout: list[int | list[Any]],
+        pre: list[bytes] | None = None,
+    ) -> None:
+        at = 0  # next record to write
+        win = 0  # first record of the formatted window
+        text = memoryview(b"")
+        ends: npt.NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        for part in layout:
+            if not isinstance(part, int):
+                for ev in part:
                     self.sink.write(ev)
+                continue
+            left = part
+            while left:
+                assert recs is not None
+                if at >= win + ends.shape[0]:  # format the next piece
+                    win = at
+                    if pre is not None:  # formatted by the caller, MAX_CHUNK flows a piece
+                        text = memoryview(pre[at // MAX_CHUNK])
+                    else:
+                        text = self.formatter.format(recs[at : at + MAX_CHUNK])
+                    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10) + 1
+                take = min(left, win + ends.shape[0] - at)
+                a = int(ends[at - win - 1]) if at > win else 0
+                b = int(ends[at - win + take - 1])
+                self.sink.write_lines(text[a:b], "flow", take)
+                at += take
+                left -= take
+        if recs is not None and self.on_flows is not None:
+            self.on_flows(recs)
 
     def close(self) -> None:
         """Wait until everything is written; raise the writer's error if it had one."""
@@ -166,7 +215,7 @@ class EveWriter:
                 elif isinstance(item, _Formatted):
                     self._write_flows(item.records, item.text)
                 elif isinstance(item, _Sequence):
-                    self._write_sequence(item.items)
+                    self._write_sequence(item.recs, item.layout, item.pre)
                 elif isinstance(item, _Events):
                     for ev in item.events:
                         self.sink.write(ev)

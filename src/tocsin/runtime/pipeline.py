@@ -199,10 +199,20 @@ class Pipeline:
         step = self.config.app.sub_batch
         n = pk.shape[0]
         t = self.flows
+        items: list[Any] = []  # flows and events of the whole batch, in order: one writer item
         for a in range(0, n, step):
             b = min(n, a + step)
             spk = pk[a:b]
-            chunks = [e.copy() for e in t.update(spk, wirelen[a:b], ts_us[a:b], data, pos[a:b])]
+            chunks: list[npt.NDArray[np.void]] = []
+            for e in t.update(spk, wirelen[a:b], ts_us[a:b], data, pos[a:b]):
+                # nothing of the app layer before these flows ended (no payload picked up to
+                # their last packet, no parser state of theirs): no ordering to work out
+                quiet = not chunks and not (e["app_flags"] & AF_PY).any()
+                if quiet and not t.app[: int(e["end_idx"].max()) + 1].any():
+                    self._count_app_flows(e)
+                    items.append(e.copy())
+                    continue
+                chunks.append(e.copy())
             app.process(
                 spk,
                 data,
@@ -218,14 +228,15 @@ class Pipeline:
             )
             app.write_back(t.fl)
             app.retire_closed()
-            self._write_in_order(chunks, app.take_events())
+            items += self._in_order(chunks, app.take_events())
+        self.out.sequence(items)
 
-    def _write_in_order(
+    def _in_order(
         self, chunks: list[npt.NDArray[np.void]], events: list[tuple[int, Any]]
-    ) -> None:
-        """Write ended flows and app events in packet order: a flow that ended at packet i
-        (timeout, reuse, eviction) comes before the events of packet i; a flow's own closing
-        events (transactions left pending) come just before it."""
+    ) -> list[Any]:
+        """Ended flows and app events in packet order, as writer items: a flow that ended at
+        packet i (timeout, reuse, eviction) comes before the events of packet i; a flow's own
+        closing events (transactions left pending) come just before it."""
         app = self.app
         assert app is not None
         ended = np.concatenate(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
@@ -235,12 +246,9 @@ class Pipeline:
                 closing = app.end_flows(ended)
             self._count_app_flows(ended)
         if not events and not closing:
-            if ended is not None:
-                self.out.flows(ended)
-            return
+            return [] if ended is None else [ended]
         if ended is None:
-            self.out.events([ev for _, ev in events])
-            return
+            return [[ev for _, ev in events]]
         ends = ended["end_idx"]
         cuts: list[tuple[int, int, int, list[Any]]] = []
         cut_at = np.searchsorted(ends, [i for i, _ in events], side="right").tolist()
@@ -264,7 +272,7 @@ class Pipeline:
             items.append(pending)
         if done < ended.shape[0]:
             items.append(ended[done:])
-        self.out.sequence(items)
+        return items
 
     def _count_app_flows(self, ended: npt.NDArray[np.void]) -> None:
         ap = ended["app_proto"]
@@ -445,7 +453,7 @@ class Pipeline:
             if self.app is None:
                 self.out.flows(ended)
             else:
-                self._write_in_order([ended.copy()], [])
+                self.out.sequence(self._in_order([ended.copy()], []))
         self.write_stats(self.totals.last_ts or 0)
         self.out.close()
         for p in np.flatnonzero(self._proto_flows).tolist():
