@@ -58,6 +58,17 @@ class _Sequence:
     pre: list[bytes] | None = None  # the flows' lines, formatted by the caller
 
 
+def stack(arrays: list[npt.NDArray[np.void]]) -> npt.NDArray[np.void]:
+    """`np.concatenate` for records of one dtype, without its per-call field promotion
+    (tens of µs for a record type of 40 fields)."""
+    out = np.empty(sum(a.shape[0] for a in arrays), dtype=arrays[0].dtype)
+    at = 0
+    for a in arrays:
+        out[at : at + a.shape[0]] = a
+        at += a.shape[0]
+    return out
+
+
 class EveWriter:
     """Ordered EVE output: `flows(records)`, `event(ev)`, then `close()`."""
 
@@ -122,7 +133,7 @@ class EveWriter:
         if not items:
             return
         arrays = [it for it in items if isinstance(it, np.ndarray) and it.shape[0]]
-        recs = (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)) if arrays else None
+        recs = (arrays[0] if len(arrays) == 1 else stack(arrays)) if arrays else None
         layout: list[int | list[Any]] = [
             it.shape[0] if isinstance(it, np.ndarray) else it for it in items
         ]

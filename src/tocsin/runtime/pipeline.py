@@ -46,10 +46,15 @@ from tocsin.model.ids import ip_text
 from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
 from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
-from tocsin.output.writer import EveWriter
+from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
+
+# flow arrays and event lists handed to the EVE writer at once (one queue item): big enough
+# that a flood's thousands of tiny pieces do not cost a thread hand-over each, small enough
+# that the writer works while the next sub-batches are parsed
+_WRITER_ITEMS = 64
 
 # protocols Suricata's stats schema knows (app_layer.{flow,tx,error}.<word>); others (dicom,
 # hl7) are Tocsin-only counters
@@ -229,6 +234,9 @@ class Pipeline:
             app.write_back(t.fl)
             app.retire_closed()
             items += self._in_order(chunks, app.take_events())
+            if len(items) >= _WRITER_ITEMS:  # keep the writer thread busy meanwhile
+                self.out.sequence(items)
+                items = []
         self.out.sequence(items)
 
     def _in_order(
@@ -239,7 +247,7 @@ class Pipeline:
         closing events (transactions left pending) come just before it."""
         app = self.app
         assert app is not None
-        ended = np.concatenate(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
+        ended = stack(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
         closing: list[tuple[int, list[Any]]] = []
         if ended is not None and ended.shape[0]:
             if (ended["app_flags"] & AF_PY).any():
