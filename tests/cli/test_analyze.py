@@ -37,6 +37,11 @@ ANALYZE_OPTIONS = (
     "--no-progress",
     "--quiet",
     "-q",
+    "--app-layer",
+    "--no-app-layer",
+    "--app-protos",
+    "--midstream",
+    "--no-midstream",
     "--help",
 )
 
@@ -275,12 +280,42 @@ def test_eve_path_is_a_directory(tmp_path: Path) -> None:
     [
         (("--flow-cap", "3"), "tocsin: --flow-cap must be at least 16 (got 3)"),
         (("--stats-interval", "0"), "tocsin: --stats-interval must be at least 1 second"),
+        (
+            ("--app-protos", "dns,foo"),
+            "tocsin: --app-protos: unknown protocol foo (known: http, tls, dns, smb, dcerpc, "
+            "dhcp, ssh, rdp, dicom, hl7)",
+        ),
     ],
 )
 def test_bad_option_values(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     proc = tocsin("analyze", HTTP, "--eve", "eve.json", "-q", *args, cwd=tmp_path)
     assert_one_line_error(proc, 2, message)
     assert not (tmp_path / "eve.json").exists()
+
+
+def test_app_layer_options_choose_what_is_parsed(tmp_path: Path) -> None:
+    """All parsers by default; `--app-protos` keeps some; `--no-app-layer` none (and no
+    `app_proto` on flows)."""
+
+    def types(*args: str) -> dict[str, int]:
+        proc = tocsin("analyze", ROOT / "samples", "--eve", "eve.json", "-q", *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        counts: dict[str, int] = {}
+        for line in (tmp_path / "eve.json").read_text().splitlines():
+            ev = json.loads(line)
+            counts[ev["event_type"]] = counts.get(ev["event_type"], 0) + 1
+            if ev["event_type"] == "flow" and "app_proto" in ev:
+                counts["app_proto"] = counts.get("app_proto", 0) + 1
+        return counts
+
+    every = types()
+    assert {"http", "smb", "dicom", "hl7"} <= set(every)
+    medical = types("--app-protos", "dicom,hl7")
+    assert {"dicom", "hl7"} <= set(medical) and not {"http", "smb"} & set(medical)
+    assert medical["dicom"] == every["dicom"] and medical["hl7"] == every["hl7"]
+    off = types("--no-app-layer")
+    assert not {"http", "smb", "dicom", "hl7", "app_proto"} & set(off)
+    assert off["flow"] == every["flow"]
 
 
 def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
