@@ -338,7 +338,8 @@ def test_text_summary(tmp_path: Path) -> None:
     assert "Top talkers" in out
     assert "192.168.111.148" in out and "192.168.111.154" in out
     assert "Protocols" in out and "TCP" in out
-    assert "EVE events written to eve.json: 4 flow" in out
+    assert "Application protocols" in out and "http" in out
+    assert "EVE events written to eve.json:" in out and "4 flow" in out
 
 
 def test_summary_json(tmp_path: Path) -> None:
@@ -352,6 +353,8 @@ def test_summary_json(tmp_path: Path) -> None:
     assert s["flows"] == 4
     assert s["events"]["flow"] == 4
     assert s["flows_by_proto"] == {"TCP": 4}
+    assert s["flows_by_app_proto"]["http"] >= 1
+    assert s["events"]["http"] >= 1
     for key in ("wall_s", "startup_s", "steady_pps"):
         assert isinstance(s[key], int | float) and s[key] >= 0, key
     assert 0 < s["startup_s"] <= s["wall_s"]

@@ -139,6 +139,7 @@ def analyze(
             "flows": result.flows,
             "events": result.events,
             "flows_by_proto": result.flows_by_proto,
+            "flows_by_app_proto": result.flows_by_app,
             "top_talkers": [{"ip": ip, "bytes": b, "flows": f} for ip, b, f in result.top_talkers],
             "anomalies": result.anomalies,
             "drops": result.drops,

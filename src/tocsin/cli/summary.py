@@ -58,6 +58,15 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
         for proto, n in sorted(r.flows_by_proto.items(), key=lambda kv: -kv[1]):
             t.add_row(proto, f"{n:,}", _size(r.bytes_by_proto.get(proto, 0)))
         console.print(t)
+    if r.flows_by_app:
+        t = Table(title="Application protocols", title_justify="left")
+        t.add_column("app_proto")
+        t.add_column("flows", justify="right")
+        t.add_column("events", justify="right")
+        for app, n in sorted(r.flows_by_app.items(), key=lambda kv: (kv[0] == "failed", -kv[1])):
+            n_ev = sum(v for k, v in r.events.items() if k == app or k.startswith(app + "_"))
+            t.add_row(app, f"{n:,}", f"{n_ev:,}" if app != "failed" else "–")
+        console.print(t)
     if r.anomalies:
         t = Table(title="Anomalies", title_justify="left")
         t.add_column("decoder event (malformed packets)")

@@ -44,6 +44,7 @@ class AnalysisResult:
     events: dict[str, int] = field(default_factory=dict)
     flows_by_proto: dict[str, int] = field(default_factory=dict)
     bytes_by_proto: dict[str, int] = field(default_factory=dict)
+    flows_by_app: dict[str, int] = field(default_factory=dict)
     top_talkers: list[tuple[str, int, int]] = field(default_factory=list)
     anomalies: dict[str, int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
@@ -121,6 +122,7 @@ def _fill(
     result.events = dict(sink.counts)
     result.flows_by_proto = dict(pipeline.totals.flows_by_proto)
     result.bytes_by_proto = dict(pipeline.totals.bytes_by_proto)
+    result.flows_by_app = dict(pipeline.totals.flows_by_app)
     result.top_talkers = pipeline.talkers.top(10)
     result.anomalies = {
         name: int(pipeline.decoder.events[code])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tocsin.applayer.protos import ALPROTO_UNKNOWN
+from tocsin.applayer.protos import ALPROTO_NAMES, ALPROTO_UNKNOWN
 from tocsin.applayer.registry import Registry, builtin
 from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
 from tocsin.decode.common import VXLAN_DEFAULT_PORT
@@ -101,6 +101,7 @@ class RunTotals:
     flows: int = 0
     flows_by_proto: dict[str, int] = field(default_factory=dict)
     bytes_by_proto: dict[str, int] = field(default_factory=dict)
+    flows_by_app: dict[str, int] = field(default_factory=dict)  # app_proto -> flows
     first_ts: int | None = None
     last_ts: int | None = None
 
@@ -468,6 +469,9 @@ class Pipeline:
             name = PROTO_NAMES.get(p, str(p))
             self.totals.flows_by_proto[name] = int(self._proto_flows[p])
             self.totals.bytes_by_proto[name] = int(self._proto_bytes[p])
+        per_app = self._app_flows.sum(axis=0)
+        for code in np.flatnonzero(per_app).tolist():
+            self.totals.flows_by_app[ALPROTO_NAMES[code]] = int(per_app[code])
 
     def counters(self) -> tuple[dict[str, int], dict[str, int]]:
         """(Suricata-named counters, Tocsin-only counters), flat dotted names."""
