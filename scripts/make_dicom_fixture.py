@@ -38,14 +38,13 @@ import hashlib
 import platform
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pydicom
 import pynetdicom
+from loopback_capture import capture, tcpdump_command  # scripts/, beside this script
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     UID,
@@ -310,44 +309,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
 
 
 # --- capture ---------------------------------------------------------------------------------
-
-
-def tcpdump_command(path: Path, ports: tuple[int, ...]) -> list[str]:
-    """--immediate-mode: packets reach the file at once, none is lost in the kernel's ring
-    buffer when the capture is stopped; -Z root: keep the right to write the output file."""
-    filt = " or ".join(f"tcp port {p}" for p in ports)
-    return [
-        "tcpdump",
-        "-i",
-        "lo",
-        "-n",
-        "-U",
-        "--immediate-mode",
-        "-Z",
-        "root",
-        "-w",
-        str(path),
-        filt,
-    ]
-
-
-@contextmanager
-def capture(path: Path, ports: tuple[int, ...]) -> Iterator[None]:
-    """Capture `ports` on lo into `path` (classic pcap) while the block runs."""
-    proc = subprocess.Popen(
-        tcpdump_command(path, ports), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline().decode()  # "listening on lo, ..." once it is ready
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"tcpdump did not start: {line!r}")
-    try:
-        yield
-        time.sleep(1.0)  # the last FIN/ACKs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def provenance(out: Path, made: list[Path]) -> None:

@@ -30,14 +30,13 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from importlib.metadata import version
 from pathlib import Path
 
 import hl7
 from hl7.mllp import open_hl7_connection, start_hl7_server
+from loopback_capture import capture, tcpdump_command  # scripts/, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "tests" / "fixtures" / "applayer" / "hl7"
@@ -181,44 +180,6 @@ SCENARIO_DOC = {
     "errors": "port 2575: ADT^A08 answered AE with an ERR segment, ORM^O01 answered AR",
     "noack": "port 6661: ORU^R01 never acknowledged; the client closes after 1 s",
 }
-
-
-def tcpdump_command(path: Path, ports: tuple[int, ...]) -> list[str]:
-    """--immediate-mode: packets reach the file at once, none is lost in the kernel's ring
-    buffer when the capture is stopped; -Z root: keep the right to write the output file."""
-    filt = " or ".join(f"tcp port {p}" for p in ports)
-    return [
-        "tcpdump",
-        "-i",
-        "lo",
-        "-n",
-        "-U",
-        "--immediate-mode",
-        "-Z",
-        "root",
-        "-w",
-        str(path),
-        filt,
-    ]
-
-
-@contextmanager
-def capture(path: Path, ports: tuple[int, ...]) -> Iterator[None]:
-    """Capture `ports` on lo into `path` (classic pcap) while the block runs."""
-    proc = subprocess.Popen(
-        tcpdump_command(path, ports), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline().decode()  # "listening on lo, ..." once it is ready
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"tcpdump did not start: {line!r}")
-    try:
-        yield
-        time.sleep(1.0)  # the last FIN/ACKs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def provenance(out: Path, made: list[Path], ndpi: Path) -> None:

@@ -6,11 +6,14 @@ TCP direction in sequence order (duplicates and retransmissions dropped, no gap 
 captures used with it are clean) and feeds one parser per flow: TCP streams in order, UDP
 datagrams one by one. Returns every emitted event as an `Emitted` record.
 
+`chunks(pcap)` gives, per flow, the (direction, bytes) chunks a parser would be fed.
+
 Only for parser unit tests on small fixtures; the real reassembly is `tocsin.flow.stream`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,14 +75,15 @@ def packets(pcap: Path | str) -> list[tuple[int, tuple[Any, ...], int, int, int,
 
 
 def replay(
-    parser_cls: type[AppParser],
+    parser_cls: Callable[[Any, AppLimits], AppParser],
     pcap: Path | str,
     *,
     limits: AppLimits | None = None,
     port: int | None = None,
 ) -> list[Emitted]:
-    """Run one `parser_cls` per flow of `pcap` (only flows with `port` on either side if
-    given) and return what they emitted, in order."""
+    """Run one `parser_cls(emit, limits)` (a parser class or any factory) per flow of `pcap`
+    (only flows with `port` on either side if given) and return what they emitted, in
+    order."""
     events: list[Emitted] = []
     flows: dict[tuple[Any, ...], _Flow] = {}
     order: list[_Flow] = []
@@ -160,3 +164,21 @@ def _drain(fl: _Flow, d: int) -> None:
         nxt = (nxt + len(data)) & 0xFFFFFFFF
     keep[0] = (nxt, -1, 0, b"")
     fl.segs[d] = keep
+
+
+class _Recorder(AppParser):
+    """Wants every byte; keeps what it is fed."""
+
+    def __init__(self, emit: Any, limits: AppLimits) -> None:
+        super().__init__(emit, limits)
+        self.fed: list[tuple[int, bytes]] = []
+        emit(msgspec.Struct, self, 0, 0)  # hands itself over, to be read after the replay
+
+    def feed(self, direction: int, data: bytes, ts_us: int) -> None:
+        self.fed.append((direction, data))
+
+
+def chunks(pcap: Path | str, port: int | None = None) -> list[list[tuple[int, bytes]]]:
+    """Per flow (capture order): the (direction, payload) chunks a parser is fed, in order,
+    for unit and fuzz tests that feed real bytes by hand."""
+    return [e.body.fed for e in replay(_Recorder, pcap, port=port)]

@@ -38,6 +38,7 @@ counts, never a value of a dataset or of a PID/PV1/OBX segment.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -72,8 +73,9 @@ class AppLimits:
     max_items: int = 256  # list entries per event (answers, SOP classes, headers...)
 
 
-class AppParser:
-    """Base of every parser; see the module docstring for the contract."""
+class AppParser(ABC):
+    """Base of every parser; see the module docstring for the contract. A parser defines
+    `feed`; `gap` and `close` have defaults."""
 
     name: ClassVar[str] = ""  # the protocol word: "http", "dns", "dicom"...
     datagram: ClassVar[bool] = False  # True: one `feed` per UDP datagram
@@ -84,8 +86,9 @@ class AppParser:
         self.skip = [0, 0]
         self.done = [False, False]
 
+    @abstractmethod
     def feed(self, direction: int, data: bytes, ts_us: int) -> None:
-        raise NotImplementedError
+        """The next bytes of `direction` (stream parsers) or one datagram (datagram parsers)."""
 
     def gap(self, direction: int, ts_us: int) -> None:
         self.done[direction] = True

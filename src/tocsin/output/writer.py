@@ -44,11 +44,6 @@ class _Formatted:
 
 
 @dataclass(frozen=True, slots=True)
-class _Events:
-    events: list[Any]
-
-
-@dataclass(frozen=True, slots=True)
 class _Sequence:
     """Ended flows (owned: not reused by the caller) and events, in order: `layout` says, item
     by item, how many of the next flows of `recs` to write, or which events."""
@@ -70,7 +65,7 @@ def stack(arrays: list[npt.NDArray[np.void]]) -> npt.NDArray[np.void]:
 
 
 class EveWriter:
-    """Ordered EVE output: `flows(records)`, `event(ev)`, then `close()`."""
+    """Ordered EVE output: `flows(records)`, `event(ev)`, `sequence(items)`, then `close()`."""
 
     def __init__(
         self,
@@ -113,16 +108,6 @@ class EveWriter:
             self.sink.write(ev)
         else:
             self._put(ev)
-
-    def events(self, evs: list[Any]) -> None:
-        """Log several typed events, in order (one queue item for all)."""
-        if not evs:
-            return
-        if self._queue is None:
-            for ev in evs:
-                self.sink.write(ev)
-        else:
-            self._put(_Events(evs))
 
     def sequence(self, items: list[npt.NDArray[np.void] | list[Any]]) -> None:
         """Log flow arrays and event lists interleaved, in order, as one queue item. The
@@ -227,9 +212,6 @@ class EveWriter:
                     self._write_flows(item.records, item.text)
                 elif isinstance(item, _Sequence):
                     self._write_sequence(item.recs, item.layout, item.pre)
-                elif isinstance(item, _Events):
-                    for ev in item.events:
-                        self.sink.write(ev)
                 else:
                     self.sink.write(item)  # type: ignore[arg-type]
             except BaseException as exc:

@@ -134,7 +134,6 @@ class AppLayer:
         self.config = config
         self.registry = registry
         self.flows: dict[int, _AppFlow] = {}
-        self.retired: set[int] = set()  # flows whose state was dropped during this batch
         self.events: list[tuple[int, msgspec.Struct]] = []  # (packet index, event)
         self.stream_ctr = StreamCounters(max_total=config.stream_max_total)
         self.counters: dict[str, int] = {}  # Suricata-named (app_layer.*)
@@ -165,7 +164,6 @@ class AppLayer:
         """Feed the parsers the payloads the kernel picked (`app[i] != 0`). An event's
         `pcap_cnt` is `pcnt[i]`, or `pcnt_base + i + 1` without `pcnt`."""
         rows = np.flatnonzero(app)
-        self.retired.clear()
         if rows.size == 0:
             return
         self.packets += int(rows.size)
@@ -186,8 +184,6 @@ class AppLayer:
             fid = fids[k]
             af = self.flows.get(fid)
             if af is None:
-                if fid in self.retired:
-                    continue
                 if len(self.flows) >= self.config.max_flows:
                     self._bump(self.extra, "app_layer.flows_memcap")
                     continue
@@ -522,7 +518,6 @@ class AppLayer:
         for af in self._closed:
             if self.flows.pop(af.fid, None) is not None:
                 self._release(af)
-                self.retired.add(af.fid)
         self._closed.clear()
 
     @staticmethod

@@ -23,8 +23,7 @@ from tocsin.applayer.dhcp.parser import decode
 from tocsin.model.dhcp import DhcpEvent, DhcpInfo
 from tocsin.model.ids import FlowId
 
-from ..replay import packets
-from ..ssh.flows import replay
+from ..replay import packets, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "applayer" / "dhcp"

@@ -14,6 +14,7 @@ from tocsin.applayer.dicom import DicomParser
 from tocsin.model.dicom import DicomEvent, DicomInfo
 from tocsin.model.ids import FlowId
 
+from ..replay import replay
 from .build import (
     CT_STORAGE,
     EXPLICIT,
@@ -26,7 +27,6 @@ from .build import (
     assert_no_patient_data,
     streams,
 )
-from .flows import replay
 
 DIR = FIXTURES / "dicom"
 PCAPS = sorted(DIR.glob("*.pcap"))

@@ -14,7 +14,7 @@ from tocsin.model.hl7 import HL7Event
 from tocsin.model.ids import FlowId
 
 from ..dicom.build import FIXTURES, Driver, assert_no_patient_data, streams
-from ..dicom.flows import replay
+from ..replay import replay
 
 DIR = FIXTURES / "hl7"
 PCAPS = sorted(DIR.glob("*.pcap"))

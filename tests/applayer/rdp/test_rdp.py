@@ -31,7 +31,7 @@ from tocsin.applayer.rdp.windows import build_name, lcid_name
 from tocsin.model.ids import FlowId
 from tocsin.model.rdp import RdpClient, RdpEvent, RdpInfo
 
-from ..ssh.flows import chunks, replay
+from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "rdp"
 

@@ -24,7 +24,7 @@ from tocsin.applayer.ssh.parser import kexinit_hassh, parse_banner
 from tocsin.model.ids import FlowId
 from tocsin.model.ssh import SshEnd, SshEvent, SshInfo
 
-from .flows import chunks, replay
+from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "ssh"
 

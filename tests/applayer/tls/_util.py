@@ -3,11 +3,8 @@
 - `conversations(name)`: a fixture's TCP connections as real (direction, bytes) chunks;
 - `run(chunks)`: drives one `TlsParser` the way the dispatcher does (honouring `skip` and
   `done`, stopping the flow at a `ParseError`);
-- `replay_tls(name)`: `tests/applayer/replay.py`'s `replay` with the reply direction right (the
-  shared helper's line 95, `0 if flows[rev].key == rev else 1`, is always 0, so replies would
-  be fed as client bytes; `ssh/`, `http/` and `dicom/` carry the same fix) and with a
-  `ParseError` stopping only its own flow, as the dispatcher does. Drop the copy of the loop
-  when the shared helper is fixed.
+- `replay_tls(name)`: the shared `replay` with a `ParseError` stopping only its own flow, as
+  the dispatcher does.
 """
 
 from __future__ import annotations
@@ -17,14 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from tocsin.applayer.base import AppLimits, ParseError
 from tocsin.applayer.tls import TlsParser
-from tocsin.decode.layout import TH_SYN
 from tocsin.model.tls import TlsEvent, TlsInfo
 
-from ..replay import Emitted, _drain, _Flow, packets
+from ..replay import Emitted, packets, replay
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "tls"
 
@@ -156,45 +150,10 @@ def replay_tls(
     """Every TLS event of fixture `name` (or of the capture at path `name`), one parser per
     flow with `port` on a side (all flows when None, UDP ones included), and the parse errors
     that stopped flows."""
-    events: list[Emitted] = []
     errors: list[str] = []
-    flows: dict[tuple[Any, ...], _Flow] = {}
-    order: list[_Flow] = []
-    lim = limits or AppLimits()
-    for ts, key, tfl, seq, _idx, payload in packets(FIXTURES / name):  # an absolute path wins
-        src, sport, dst, dport, proto = key
-        if port is not None and port not in (sport, dport):
-            continue
-        rev = (dst, dport, src, sport, proto)
-        fl = flows.get(key) or flows.get(rev)
-        if fl is None:
-            fkey = rev if proto == 6 and (tfl & 0x12) == 0x12 else key
 
-            def emit(
-                event_cls: type[msgspec.Struct],
-                body: Any,
-                direction: int,
-                ts_us: int,
-                tx_id: int | None = None,
-                _k: tuple[Any, ...] = fkey,
-            ) -> None:
-                events.append(Emitted(event_cls, body, direction, ts_us, tx_id, _k))
+    def make(emit: Any, lim: AppLimits) -> _Isolated:
+        return _Isolated(emit, lim, errors, **kwargs)
 
-            fl = _Flow(fkey, _Isolated(emit, lim, errors, **kwargs))
-            flows[fkey] = fl
-            order.append(fl)
-        d = 0 if fl.key == key else 1
-        if proto != 6:
-            if payload and not fl.parser.done[d]:
-                fl.parser.feed(d, payload, ts)
-            continue
-        if tfl & TH_SYN:
-            fl.segs[d].append((seq + 1, -1, ts, b""))
-        elif payload:
-            fl.segs[d].append((seq, 0, ts, payload))
-            _drain(fl, d)
-    for fl in order:
-        for d in (0, 1):
-            _drain(fl, d)
-        fl.parser.close(0)
-    return events, errors
+    # an absolute path wins over FIXTURES
+    return replay(make, FIXTURES / name, limits=limits, port=port), errors

@@ -18,7 +18,8 @@ other segment is read: PID, PV1, OBX, NK1... values never leave this function, a
 messages never quote the message.
 
 MSH text is reported only when the fields around it have their expected shape: MSH-7 a
-timestamp (or empty), MSH-9 `XXX^XXX^XXX_XXX`, MSH-11.1 one letter, MSH-12.1 a version `2.x`.
+timestamp (or empty), MSH-9 a message type such as `ADT^A01^ADT_A01` (type, trigger event,
+structure), MSH-11.1 one letter, MSH-12.1 a version `2.x`.
 Otherwise (`malformed`) a lost separator may have pulled the next segment's values, patient
 data, into the MSH fields, so none is reported; MSH-10 is still used to match the ACK.
 
