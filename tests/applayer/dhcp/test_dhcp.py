@@ -23,6 +23,7 @@ from tocsin.applayer.dhcp.parser import decode
 from tocsin.model.dhcp import DhcpEvent, DhcpInfo
 from tocsin.model.ids import FlowId
 
+from ..fuzzing import mutate
 from ..replay import packets, replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,17 +247,7 @@ REAL = [p for name in sorted(f.name for f in FIX.glob("*.pcap")) for p in payloa
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    msg = bytearray(draw(st.sampled_from(REAL)))
-    for _ in range(draw(st.integers(0, 4))):
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        pos = draw(st.integers(0, max(len(msg) - 1, 0)))
-        if op == "flip" and msg:
-            msg[pos] ^= draw(st.integers(1, 255))
-        elif op == "cut":
-            del msg[pos:]
-        else:
-            msg[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-    return bytes(msg)
+    return mutate(draw, draw(st.sampled_from(REAL)))
 
 
 @settings(max_examples=200, deadline=None)

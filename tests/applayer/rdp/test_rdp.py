@@ -31,6 +31,7 @@ from tocsin.applayer.rdp.windows import build_name, lcid_name
 from tocsin.model.ids import FlowId
 from tocsin.model.rdp import RdpClient, RdpEvent, RdpInfo
 
+from ..fuzzing import mutate
 from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "rdp"
@@ -338,17 +339,7 @@ STREAMS = [
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(STREAMS)))
-    for _ in range(draw(st.integers(0, 4))):
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[pos] ^= draw(st.integers(1, 255))
-        elif op == "cut":
-            del data[pos:]
-        else:
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-    return bytes(data)
+    return mutate(draw, draw(st.sampled_from(STREAMS)))
 
 
 @settings(max_examples=200, deadline=None)

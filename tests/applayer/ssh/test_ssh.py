@@ -24,6 +24,7 @@ from tocsin.applayer.ssh.parser import kexinit_hassh, parse_banner
 from tocsin.model.ids import FlowId
 from tocsin.model.ssh import SshEnd, SshEvent, SshInfo
 
+from ..fuzzing import mutate
 from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "ssh"
@@ -275,17 +276,7 @@ STREAMS = [
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from([s for pair in STREAMS for s in pair]))[:3000])
-    for _ in range(draw(st.integers(0, 4))):
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[pos] ^= draw(st.integers(1, 255))
-        elif op == "cut":
-            del data[pos:]
-        else:
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-    return bytes(data)
+    return mutate(draw, draw(st.sampled_from([s for pair in STREAMS for s in pair]))[:3000])
 
 
 @settings(max_examples=200, deadline=None)
