@@ -5,14 +5,16 @@
 its capture, the midstream setting, the Tocsin options that mirror the test's Suricata
 settings, or why Tocsin cannot be judged by it (`skip`). `evaluate(test, events)` then judges
 exactly those filter checks with the corpus's own evaluator, `tools/sv_check.py`, loaded by
-path (its `event_matches` and `version_ok`: one semantics for every engine judged with it).
+path (its `event_matches`: one semantics for every engine judged with it).
 
 Versions: checks carrying `requires: {min-version | lt-version | version}` are evaluated or
-skipped as sv_check does, with `SURICATA_VERSION` (8.0.0); the test-level `requires` is judged
-with the same version (sv_check does not enforce it: a test written for Suricata 9, or for
-8.0.4 and later, expects behaviour Tocsin is not judged by; one for "lt-version: 8" describes
-Suricata 7). Features: Tocsin's output has what `FEATURES` names (JA3 and JA4 are always
-computed); any other required feature (HAVE_LUA, QA_SIMULATION...) skips the test or check.
+skipped as sv_check does, with `SURICATA_VERSION` (8.0.0) and the version comparison of
+`tocsin rules test` (`tocsin.detect.verify.requires`, the same as sv_check's `version_ok`);
+the test-level `requires` is judged with the same version (sv_check does not enforce it: a
+test written for Suricata 9, or for 8.0.4 and later, expects behaviour Tocsin is not judged
+by; one for "lt-version: 8" describes Suricata 7). Features: Tocsin's output has what
+`FEATURES` names (JA3 and JA4 are always computed); any other required feature (HAVE_LUA,
+QA_SIMULATION...) skips the test or check.
 
 Run settings: `--no-midstream` (Suricata's default, stream.midstream=false) unless `args` or
 the test's suricata.yaml set `stream.midstream` true; `community-id-seed` and
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,11 +46,12 @@ from typing import Any
 
 import yaml
 
-SURICATA_VERSION = "8.0.0"
-EVENT_TYPES = frozenset({"dns", "http", "tls"})
-FEATURES = frozenset({"HAVE_JA3", "HAVE_JA4"})
+# shared with `tocsin rules test`: what Tocsin is judged as, YAML and argument reading
+from tocsin.detect.verify.requires import FEATURES, SURICATA_VERSION, version_satisfied
+from tocsin.detect.verify.settings import is_true as _true
+from tocsin.detect.verify.settings import load_yaml_text, split_args
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+EVENT_TYPES = frozenset({"dns", "http", "tls"})
 _SELECT = re.compile(r"event_type:\s*['\"]?(dns|http|tls)['\"]?\s*$", re.M)
 
 # `--set key=value` settings that do not change the dns/http/tls events (key prefix -> why)
@@ -162,7 +164,7 @@ def discover(corpus: Path) -> list[SvTest]:
         text = ty.read_text(errors="replace")
         if not _SELECT.search(text):
             continue
-        cfg = yaml.load(text, Loader=_Loader) or {}
+        cfg = load_yaml_text(text) or {}
         checks = [
             Check(k, c["filter"])
             for k, c in enumerate(cfg.get("checks") or [], 1)
@@ -219,7 +221,7 @@ def _why_not_test_yaml(cfg: dict[str, Any], sv: Any) -> str | None:
     if missing:
         return f"requires Suricata features Tocsin lacks: {', '.join(missing)}"
     versions = {k: req[k] for k in ("min-version", "lt-version", "version") if k in req}
-    if not sv.version_ok(versions, SURICATA_VERSION):
+    if not _versions_ok(versions):
         return f"test requires {versions}; judged as Suricata {SURICATA_VERSION}"
     for k in ("script", "lambda"):
         if req.get(k):
@@ -238,7 +240,7 @@ def _why_not_test_yaml(cfg: dict[str, Any], sv: Any) -> str | None:
 
 
 def _why_not_args(name: str, cfg: dict[str, Any], opts: dict[str, Any]) -> str | None:
-    words = shlex.split(" ".join(str(a) for a in cfg.get("args") or []))
+    words = split_args(cfg.get("args"))
     k = 0
     while k < len(words):
         w = words[k]
@@ -267,16 +269,15 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
-def _true(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "yes", "1", "on")
+def _versions_ok(versions: dict[str, Any]) -> bool:
+    return all(version_satisfied(k, v, SURICATA_VERSION) for k, v in versions.items())
 
 
 def _why_not_suricata_yaml(folder: Path, opts: dict[str, Any], plain: set[str]) -> str | None:
     path = folder / "suricata.yaml"
     if not path.exists():
         return None
-    text = re.sub(r"^(%YAML.*|---)\s*$", "", path.read_text(errors="replace"), flags=re.M)
-    y = yaml.load(text, Loader=_Loader) or {}
+    y = load_yaml_text(path.read_text(errors="replace")) or {}
     if "include" in y:
         return f"suricata.yaml includes {y['include']}"
     if "firewall" in y:
@@ -406,7 +407,7 @@ def evaluate(test: SvTest, events: list[dict[str, Any]], sv: Any) -> list[CheckR
         versions = {k: req[k] for k in ("min-version", "lt-version", "version") if k in req}
         if missing:
             results.append(CheckResult(chk, "skip", why=f"requires {', '.join(missing)}"))
-        elif not sv.version_ok(versions, SURICATA_VERSION):
+        elif not _versions_ok(versions):
             results.append(CheckResult(chk, "skip", why=f"requires {versions}"))
         elif spec.get("filename"):
             results.append(CheckResult(chk, "skip", why=f"other file {spec['filename']}"))

@@ -14,6 +14,10 @@ from tocsin.applayer.registry import builtin
 from tocsin.capture import CaptureError
 from tocsin.cli.progress import make_progress
 from tocsin.cli.summary import render_summary
+from tocsin.detect.cache import load_engine
+from tocsin.detect.engine import DetectEngine
+from tocsin.detect.rules.loader import RuleFileError
+from tocsin.detect.varsfile import VarsFileError, read_vars_file
 from tocsin.flow.table import FlowConfig
 from tocsin.output.sink import EveSinkError
 from tocsin.runtime.analyze import analyze as run_analysis
@@ -27,6 +31,31 @@ def _error(message: str) -> None:
     """One plain line on stderr (never wrapped or styled: people grep these)."""
     sys.stderr.write(f"tocsin: {message}\n")
     sys.stderr.flush()
+
+
+def _load_rules(
+    err: Console,
+    rules: list[Path],
+    rule_vars: Path | None,
+    classification: Path | None,
+    use_cache: bool,
+    quiet: bool,
+) -> DetectEngine:
+    """Rules for --rules, or a clear error and exit status 2."""
+    try:
+        vars_ = read_vars_file(rule_vars) if rule_vars is not None else None
+        loaded = load_engine(rules, vars_, classification, use_cache=use_cache)
+    except (RuleFileError, VarsFileError) as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
+    rs = loaded.ruleset
+    if not quiet:
+        how = " (from cache)" if loaded.from_cache else ""
+        skipped = (
+            f", {len(rs.skipped)} skipped: 'tocsin rules check' says why" if rs.skipped else ""
+        )
+        err.print(f"rules: {len(rs.rules)} loaded{skipped}{how}", highlight=False)
+    return loaded.engine
 
 
 def analyze(
@@ -80,6 +109,34 @@ def analyze(
             "connection). Suricata's default is --no-midstream."
         ),
     ),
+    rules: list[Path] = typer.Option(
+        [],
+        "--rules",
+        "-r",
+        help=(
+            "Suricata rule file to load (repeat for several). Rules Tocsin cannot run are "
+            "skipped and counted; 'tocsin rules check FILE' says which and why."
+        ),
+        show_default=False,
+    ),
+    rule_vars: Path | None = typer.Option(
+        None,
+        "--vars",
+        help=(
+            "A suricata.yaml (or any YAML with a 'vars:' section) giving HOME_NET, "
+            "EXTERNAL_NET, HTTP_PORTS... for the rules. Default: Suricata's defaults."
+        ),
+    ),
+    classification: Path | None = typer.Option(
+        None,
+        "--classification",
+        help="classification.config for the rules' classtypes (default: Suricata's).",
+    ),
+    rule_cache: bool = typer.Option(
+        True,
+        "--rule-cache/--no-rule-cache",
+        help="Keep compiled rules on disk, keyed by the rule files' hash ($TOCSIN_CACHE_DIR).",
+    ),
 ) -> None:
     """Analyse packet captures: decode, track flows, write EVE JSON and print a summary.
 
@@ -112,6 +169,9 @@ def analyze(
     registry = builtin()
     if "all" not in protos:
         registry = registry.only(protos)
+    detect = None
+    if rules:
+        detect = _load_rules(err, rules, rule_vars, classification, rule_cache, quiet)
     config = PipelineConfig(
         flow=FlowConfig(cap=flow_cap),
         stats_interval_s=stats_interval,
@@ -120,7 +180,9 @@ def analyze(
     show = progress and not quiet
     try:
         with make_progress(err, enabled=show, tty=err.is_terminal) as report:
-            result = run_analysis(captures, eve, config, progress=report, registry=registry)
+            result = run_analysis(
+                captures, eve, config, progress=report, registry=registry, detect=detect
+            )
     except (CaptureError, EveSinkError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
@@ -148,6 +210,7 @@ def analyze(
             "startup_s": round(result.startup_s, 4),
             "steady_pps": round(result.steady_pps, 1),
             "counters": result.counters,
+            "detect_timings_s": {k: round(v, 4) for k, v in result.detect_timings.items()},
         }
         try:
             summary_json.write_text(json.dumps(payload, indent=2) + "\n")

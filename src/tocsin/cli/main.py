@@ -6,6 +6,8 @@ import typer
 
 from tocsin import __version__
 from tocsin.cli import analyze as analyze_cmd
+from tocsin.cli import rules as rules_cmd
+from tocsin.cli import rules_test as rules_test_cmd
 from tocsin.cli import schema as schema_cmd
 
 app = typer.Typer(
@@ -38,6 +40,8 @@ def _root(
 
 app.command("analyze")(analyze_cmd.analyze)
 app.command("schema")(schema_cmd.schema)
+rules_cmd.rules_app.command("test")(rules_test_cmd.test)
+app.add_typer(rules_cmd.rules_app, name="rules")
 
 
 def main() -> None:

@@ -72,6 +72,10 @@ from tocsin.flow.layout import (
     FF_TC_SEEN,
     N_CLASSES,
     PROBE_MAX_PKTS,
+    PS_APP,
+    PS_ESTABLISHED,
+    PS_FIRST,
+    PS_MIDSTREAM,
     REASON_FORCED,
     REASON_SHUTDOWN,
     REASON_TCP_REUSE,
@@ -287,6 +291,7 @@ def flow_update(
     pos: np.ndarray,
     papp: np.ndarray,
     app_want: np.ndarray,
+    pstate: np.ndarray,
 ) -> tuple[int, int]:
     """Account packets `i0..` of a decoded batch to flows.
 
@@ -297,6 +302,10 @@ def flow_update(
     Application layer: `data[pos[i]:]` are packet `i`'s bytes; `papp[i]` is set to 1 when its
     payload must go to the Python app layer (see `_app_select`); `app_want[alproto]` != 0 for
     the protocols whose parser is on (all zero: the app layer is off, nothing is probed).
+
+    `pstate[i]` is the flow's state as of packet `i` (PS_* in `flow.layout`): established,
+    first packet of its direction, picked up midstream — what the signature engine's `flow`
+    keyword reads, per packet, after the packet has been accounted.
     """
     fl, idx, heads, tails, free, st, ctr, tmo, ended = t
     n = pk.shape[0]
@@ -323,6 +332,7 @@ def flow_update(
         pdir[i] = 0
         pfid[i] = 0
         papp[i] = 0
+        pstate[i] = 0
         if (pk[i]["flags"] & FLAG_FLOW) == 0:
             continue
         proto = np.int64(pk[i]["proto"])
@@ -468,6 +478,11 @@ def flow_update(
         ):  # the client's SYN again, maybe with a new ISN: the stream starts after this one
             f["tcp_isn"] = pk[i]["tcp_seq"]
         wl = np.uint64(wirelen[i])
+        ps = 0
+        if (f["pkts_ts"] if d == 0 else f["pkts_tc"]) == 0:
+            ps = PS_FIRST
+        if (f["fflags"] & FF_MIDSTREAM) != 0:
+            ps |= PS_MIDSTREAM
         if d == 0:
             f["pkts_ts"] += np.uint64(1)
             f["bytes_ts"] += wl
@@ -517,6 +532,8 @@ def flow_update(
         pslot[i] = s
         pdir[i] = d
         pfid[i] = f["flow_id"]
+        if state == STATE_ESTABLISHED:
+            ps |= PS_ESTABLISHED
         plen = np.int64(pk[i]["pay_len"])
         if (
             plen > 0
@@ -527,6 +544,9 @@ def flow_update(
             papp[i] = _app_select(
                 f, d, proto, data, pos[i] + pk[i]["pay_off"], plen, pk[i]["tcp_seq"], app_want, ctr
             )
+        if f["app_proto"] != ALPROTO_UNKNOWN:
+            ps |= PS_APP
+        pstate[i] = ps
     return n, n_ended
 
 

@@ -79,6 +79,12 @@ AF_PYPROBE = 128  # a probe needs more bytes: Python probes the stream's start
 PROBE_MAX_PKTS = 4  # payload packets probed before a flow's protocol is "failed"
 END_FLUSH = 2**31 - 1  # end_idx of flows ended by flush (after every packet)
 
+# per-packet flow state (FlowTable.pstate), as of the packet, for the signature engine
+PS_ESTABLISHED = 1  # TCP: handshake done (or picked up midstream), both ways seen; UDP: both ways
+PS_FIRST = 2  # the flow's first packet in this direction
+PS_MIDSTREAM = 4  # the TCP flow was picked up without its handshake
+PS_APP = 8  # the flow's application protocol was known at this packet
+
 # flow states (EVE flow.state)
 STATE_NEW = 0
 STATE_ESTABLISHED = 1

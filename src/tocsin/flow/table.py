@@ -7,6 +7,7 @@ Usage (the pipeline's view)::
         write(chunk)
     table.slot / table.direction / table.flow_id      # per-packet results of the last batch
     table.app                                         # 1: payload for the Python app layer
+    table.pstate                                      # PS_*: flow state as of each packet
     for chunk in table.flush():                       # end of capture: every remaining flow
         write(chunk)
 
@@ -132,12 +133,14 @@ class FlowTable:
         self._dir_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         self._fid_buf: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
         self._app_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+        self._ps_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         # app_want[alproto] != 0: that protocol's parser is on; app_want[0] != 0: probing is on
         self.app_want: npt.NDArray[np.uint8] = np.zeros(N_ALPROTOS, dtype=np.uint8)
         self.slot = self._slot_buf
         self.direction = self._dir_buf
         self.flow_id = self._fid_buf
         self.app = self._app_buf
+        self.pstate = self._ps_buf
         self._fixed_bytes = self.idx.nbytes + self.free.nbytes + self.ended.nbytes
         self.arrays = FlowArrays(
             self.fl,
@@ -179,6 +182,7 @@ class FlowTable:
             self._dir_buf = np.zeros(n, dtype=np.uint8)
             self._fid_buf = np.zeros(n, dtype=np.uint64)
             self._app_buf = np.zeros(n, dtype=np.uint8)
+            self._ps_buf = np.zeros(n, dtype=np.uint8)
         if data is None or pos is None:
             if self.app_want[0]:
                 raise ValueError("the app layer is on: update() needs the packets' bytes")
@@ -188,6 +192,7 @@ class FlowTable:
         self.direction = direction = self._dir_buf[:n]
         self.flow_id = fid = self._fid_buf[:n]
         self.app = papp = self._app_buf[:n]
+        self.pstate = pstate = self._ps_buf[:n]
         i = 0
         while True:
             i, n_ended = flow_update(
@@ -204,6 +209,7 @@ class FlowTable:
                 pos,
                 papp,
                 self.app_want,
+                pstate,
             )
             if n_ended:
                 yield self.ended[:n_ended]

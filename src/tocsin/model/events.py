@@ -21,14 +21,14 @@ import msgspec
 from tocsin.model.dcerpc import DcerpcEvent
 from tocsin.model.dhcp import DhcpEvent
 from tocsin.model.dicom import DicomEvent
-from tocsin.model.dns import DnsEvent
+from tocsin.model.dns import DnsEvent, DnsInfo
 from tocsin.model.hl7 import HL7Event
-from tocsin.model.http import HttpEvent
+from tocsin.model.http import HttpEvent, HttpInfo
 from tocsin.model.ids import FlowId
 from tocsin.model.rdp import RdpEvent
-from tocsin.model.smb import SmbEvent, SmbFileEvent
-from tocsin.model.ssh import SshEvent
-from tocsin.model.tls import TlsEvent
+from tocsin.model.smb import SmbEvent, SmbFileEvent, SmbInfo
+from tocsin.model.ssh import SshEvent, SshInfo
+from tocsin.model.tls import TlsEvent, TlsInfo
 
 
 class _Event(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="event_type"):
@@ -111,19 +111,51 @@ class AlertInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     signature_id: int
     rev: int
     signature: str
-    category: str
-    severity: int
+    category: str = ""  # the classtype's description; omitted without one, as Suricata does
+    severity: int = 3
     metadata: dict[str, list[str]] | None = None
 
 
-class AlertEvent(_Event, frozen=True, tag="alert"):
-    """An alert. For now only the sensor's self-alerts (gid 9, see `model.selfalerts`)."""
+class AlertFlow(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The flow of an alert (Suricata's `alert.flow`): its start and its initiator's side.
+    Packet and byte counts are in the flow's own event when it ends (counts as of the
+    alerting packet would depend on how packets were batched)."""
 
-    alert: AlertInfo
+    start: str
     src_ip: str | None = None
     dest_ip: str | None = None
-    proto: str | None = None
+    src_port: int | None = None
+    dest_port: int | None = None
+
+
+class AlertEvent(_Event, frozen=True, tag="alert"):
+    """An alert: a rule matched (gid 1 and others: `detect`), or the sensor's own self-alerts
+    (gid 9, see `model.selfalerts`). Addresses follow the alerting packet; `direction` says
+    whether it went to the server (the flow's initiator sent it) or to the client; the
+    app-layer object of the transaction a rule matched in (`http`, `dns`, `tls`...) is
+    attached as Suricata attaches it."""
+
+    alert: AlertInfo
     flow_id: FlowId | None = None
+    pcap_cnt: int | None = None
+    src_ip: str | None = None
+    src_port: int | None = None
+    dest_ip: str | None = None
+    dest_port: int | None = None
+    proto: str | None = None
+    ip_v: int | None = None
+    pkt_src: str | None = None
+    vlan: list[int] | None = None
+    community_id: str | None = None
+    direction: str | None = None  # "to_server" / "to_client"
+    tx_id: int | None = None
+    app_proto: str | None = None
+    flow: AlertFlow | None = None
+    http: HttpInfo | None = None
+    dns: DnsInfo | None = None
+    tls: TlsInfo | None = None
+    ssh: SshInfo | None = None
+    smb: SmbInfo | None = None
 
 
 class StatsEvent(_Event, frozen=True, tag="stats"):

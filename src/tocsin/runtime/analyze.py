@@ -16,6 +16,7 @@ from pathlib import Path
 from tocsin.applayer.registry import Registry
 from tocsin.capture import open_capture
 from tocsin.decode.layout import ANOMALY_NAMES
+from tocsin.detect.engine import DetectEngine
 from tocsin.output.sink import EveSink
 from tocsin.runtime.clock import monotonic, process_age_s
 from tocsin.runtime.pipeline import Pipeline, PipelineConfig
@@ -50,6 +51,7 @@ class AnalysisResult:
     drops: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    detect_timings: dict[str, float] = field(default_factory=dict)  # seconds, by step
     wall_s: float = 0.0
     startup_s: float = 0.0
     steady_pps: float = 0.0
@@ -63,12 +65,13 @@ def analyze(
     batch_packets: int = 65_536,
     progress: Callable[[Progress], None] | None = None,
     registry: Registry | None = None,
+    detect: DetectEngine | None = None,
 ) -> AnalysisResult:
     t0 = monotonic() - process_age_s()
     captures = open_capture(paths, batch_packets=batch_packets)
     sink = EveSink(eve_path)
     result = AnalysisResult(files=[str(p) for p in captures.files])
-    pipeline = Pipeline(config, sink, registry)
+    pipeline = Pipeline(config, sink, registry, detect)
     t_first: float | None = None
     first_packets = 0
     errors_seen = 0
@@ -148,3 +151,5 @@ def _fill(
         drops[f"packets skipped by the reader: {reason}"] = count
     result.drops = {k: v for k, v in drops.items() if v}
     result.counters = {**flat, **extra}
+    if pipeline.detect is not None:
+        result.detect_timings = pipeline.detect.timings()

@@ -45,6 +45,8 @@ from tocsin.applayer.protos import (
 )
 from tocsin.applayer.registry import Registry
 from tocsin.decode.layout import TH_SYN
+from tocsin.detect.engine import DetectEngine, TxCtx
+from tocsin.detect.hooks import TxHooks
 from tocsin.flow.layout import (
     AF_DONE_TC,
     AF_DONE_TS,
@@ -52,6 +54,7 @@ from tocsin.flow.layout import (
     AF_PYPROBE,
     AF_SKIP_TC,
     AF_SKIP_TS,
+    FF_ALERTED,
     FF_IN_USE,
     FF_ISN_TC,
     FF_ISN_TS,
@@ -99,8 +102,10 @@ class _AppFlow:
         "alproto",
         "changed",
         "closed",
+        "det",
         "fid",
         "hdr",
+        "hooks",
         "ip_proto",
         "parser",
         "probe_buf",
@@ -125,14 +130,19 @@ class _AppFlow:
         self.probe_fail = [False, False]
         self.changed = True  # kernel-side state must be written back
         self.closed = False  # the parser is finished (done both ways, error, or closed)
+        self.det: TxCtx | None = None  # signature state, when rules inspect this protocol
+        self.hooks: TxHooks | None = None  # transaction inspection (HTTP)
 
 
 class AppLayer:
     """Per-worker app-layer state; see the module docstring."""
 
-    def __init__(self, config: AppConfig, registry: Registry) -> None:
+    def __init__(
+        self, config: AppConfig, registry: Registry, detect: DetectEngine | None = None
+    ) -> None:
         self.config = config
         self.registry = registry
+        self.detect = detect
         self.flows: dict[int, _AppFlow] = {}
         self.events: list[tuple[int, msgspec.Struct]] = []  # (packet index, event)
         self.stream_ctr = StreamCounters(max_total=config.stream_max_total)
@@ -144,6 +154,7 @@ class AppLayer:
         self._closed: list[_AppFlow] = []  # parsing over: state dropped after write-back
         self._idx = 0
         self._pcnt: int | None = None
+        self.last_ts = 0  # time of the packet being parsed
 
     # -- per batch ---------------------------------------------------------------------------
 
@@ -201,6 +212,7 @@ class AppLayer:
                 self._touched.append(af)
             self._idx = i
             self._pcnt = counts[k]
+            self.last_ts = tss[k]
             s = starts[k]
             payload = bytes(buf[s : s + lens[k]])
             if af.ip_proto == 6:
@@ -237,6 +249,8 @@ class AppLayer:
                         rec[field_] = (nxt + af.skip_left[d]) & 0xFFFFFFFF
                         flags |= skip_bit
             rec["app_flags"] = flags
+            if af.det is not None and af.det.alerted:
+                rec["fflags"] |= FF_ALERTED
         self._touched.clear()
 
     # -- flows ending --------------------------------------------------------------------------
@@ -251,6 +265,8 @@ class AppLayer:
             af = self.flows.pop(fid, None)
             if af is None:
                 continue
+            if af.det is not None and af.det.alerted:
+                ended[r]["fflags"] |= FF_ALERTED
             if af.alproto != ALPROTO_UNKNOWN:
                 ended[r]["app_proto"] = af.alproto
             elif af.probe_buf is not None:
@@ -271,6 +287,15 @@ class AppLayer:
             if evs:
                 out.append((r, evs))
         return out
+
+    @property
+    def current_pcnt(self) -> int | None:
+        """`pcap_cnt` of the packet being parsed (None at a flow's end)."""
+        return self._pcnt
+
+    def add_alerts(self, alerts: list[Any]) -> None:
+        """Alerts raised by the signatures at the packet being parsed."""
+        self.events.extend((self._idx, a) for a in alerts)
 
     def take_events(self) -> list[tuple[int, msgspec.Struct]]:
         evs, self.events = self.events, []
@@ -304,6 +329,12 @@ class AppLayer:
         rev = dict(fwd)
         rev.update(src_ip=srv_ip, src_port=srv[2], dest_ip=cli_ip, dest_port=cli[2])
         af = _AppFlow(fid, slot, ip_proto, (fwd, rev))
+        if self.detect is not None:
+            af.det = TxCtx(
+                fid,
+                af.hdr,
+                ((cli[0] << 64) | cli[1], cli[2], (srv[0] << 64) | srv[1], srv[2], ip_proto),
+            )
         self._touched.append(af)
         if ip_proto == 6:
             rec = fl[slot]
@@ -325,6 +356,10 @@ class AppLayer:
             af.closed = True
             return
         hdr = af.hdr
+        word = ALPROTO_NAMES[alproto]
+        hooks = None
+        if self.detect is not None and af.det is not None and self.detect.wants(word):
+            hooks = TxHooks(self.detect, af.det, word, self)
 
         def emit(
             event_cls: type[msgspec.Struct],
@@ -345,10 +380,19 @@ class AppLayer:
                 **h,
                 **{str(tag): body},
             )
+            if hooks is not None and hooks.on_events:
+                hooks.event(str(tag), body, direction, ts_us, tx_id)
             self.events.append((self._idx, ev))
             self._bump(self.counters, f"app_layer.tx.{af.word}")
 
-        af.parser = cls(emit, self.config.limits)
+        if hooks is not None and hooks.on_transactions:
+            af.parser = cls(
+                emit, self.config.limits, inspect_bodies=True, on_transaction=hooks.final
+            )  # type: ignore[call-arg]
+            af.hooks = hooks
+            hooks.parser = af.parser
+        else:
+            af.parser = cls(emit, self.config.limits)
 
     def _tcp(self, af: _AppFlow, d: int, seq: int, tfl: int, payload: bytes, ts: int) -> None:
         st = af.streams[d]
@@ -396,6 +440,8 @@ class AppLayer:
         self.parsed_packets += 1
         if not self._call(af, "feed", d, ts, data):
             return
+        if af.hooks is not None:
+            af.hooks.progress(parser, d, ts)
         more = parser.skip[d]
         if more:
             parser.skip[d] = 0
@@ -432,6 +478,7 @@ class AppLayer:
         if af.parser is None:
             return
         self._pcnt = None
+        self.last_ts = ts
         try:
             af.parser.close(ts)
         except ParseError as err:

@@ -30,7 +30,8 @@ from tocsin.decode.layout import (
     FLAG_PORTS,
     new_packets,
 )
-from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER
+from tocsin.detect.engine import DetectEngine
+from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER, FF_ALERTED
 from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.model import selfalerts
 from tocsin.model.events import (
@@ -110,9 +111,14 @@ class Pipeline:
     """One worker's pipeline: owns the decoder counters, flow table and defragmenter."""
 
     def __init__(
-        self, config: PipelineConfig, sink: EveSink, registry: Registry | None = None
+        self,
+        config: PipelineConfig,
+        sink: EveSink,
+        registry: Registry | None = None,
+        detect: DetectEngine | None = None,
     ) -> None:
         self.config = config
+        self.detect = detect
         self.sink = sink
         self.flows = FlowTable(config.flow)
         self.app: AppLayer | None = None
@@ -120,7 +126,7 @@ class Pipeline:
             reg = builtin() if registry is None else registry
             # one Community ID seed for flow and app-layer events
             app_cfg = replace(config.app, community_id_seed=config.community_id_seed)
-            self.app = AppLayer(app_cfg, reg)
+            self.app = AppLayer(app_cfg, reg, detect)
             self.flows.app_want[0] = 1 if config.app.midstream else 2
             for code in reg.protocols():
                 self.flows.app_want[code] = 1
@@ -196,9 +202,13 @@ class Pipeline:
         pcnt: npt.NDArray[np.int64] | None,
     ) -> None:
         app = self.app
+        det = self.detect
         if app is None:
-            for ended in self.flows.update(pk, wirelen, ts_us):
-                self.out.flows(ended)
+            if det is None:
+                for ended in self.flows.update(pk, wirelen, ts_us):
+                    self.out.flows(ended)
+                return
+            self._detect_only(det, pk, wirelen, ts_us, data, pos, pcnt)
             return
         # In steps of `sub_batch` packets, so what parsers say (skip this body, done with
         # this direction) reaches the kernel soon: most flows live within one big batch.
@@ -234,11 +244,82 @@ class Pipeline:
             )
             app.write_back(t.fl)
             app.retire_closed()
-            items += self._in_order(chunks, app.take_events())
+            events = app.take_events()
+            if det is not None:
+                alerts = det.packets(
+                    spk,
+                    data,
+                    pos[a:b],
+                    ts_us[a:b],
+                    t.slot,
+                    t.direction,
+                    t.flow_id,
+                    t.pstate,
+                    t.fl,
+                    self.packets + a,
+                    pcnt[a:b] if pcnt is not None else None,
+                )
+                if alerts:
+                    events = _merge(events, alerts)
+                    _mark_alerted(items, chunks, alerts)
+            items += self._in_order(chunks, events)
             if len(items) >= _WRITER_ITEMS:  # keep the writer thread busy meanwhile
                 self.out.sequence(items)
                 items = []
         self.out.sequence(items)
+
+    def _detect_only(
+        self,
+        det: DetectEngine,
+        pk: npt.NDArray[np.void],
+        wirelen: npt.NDArray[np.uint32],
+        ts_us: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+        pos: npt.NDArray[np.int64],
+        pcnt: npt.NDArray[np.int64] | None,
+    ) -> None:
+        """Signatures without the app layer: packet and IP-only rules only."""
+        t = self.flows
+        step = self.config.app.sub_batch
+        n = pk.shape[0]
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            chunks = [e.copy() for e in t.update(pk[a:b], wirelen[a:b], ts_us[a:b], data, pos[a:b])]
+            alerts = det.packets(
+                pk[a:b],
+                data,
+                pos[a:b],
+                ts_us[a:b],
+                t.slot,
+                t.direction,
+                t.flow_id,
+                t.pstate,
+                t.fl,
+                self.packets + a,
+                pcnt[a:b] if pcnt is not None else None,
+            )
+            if alerts:
+                _mark_alerted([], chunks, alerts)
+            ended = stack(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
+            if ended is None:
+                if alerts:
+                    self.out.sequence([[ev for _, ev in alerts]])
+                continue
+            det.flows_ended(ended["flow_id"])
+            if not alerts:
+                self.out.sequence([ended])
+                continue
+            cut_at = np.searchsorted(ended["end_idx"], [i for i, _ in alerts], side="right")
+            items: list[Any] = []
+            done = 0
+            for (_, ev), cut in zip(alerts, cut_at.tolist(), strict=True):
+                if cut > done:
+                    items.append(ended[done:cut])
+                    done = cut
+                items.append([ev])
+            if done < ended.shape[0]:
+                items.append(ended[done:])
+            self.out.sequence(items)
 
     def _in_order(
         self, chunks: list[npt.NDArray[np.void]], events: list[tuple[int, Any]]
@@ -284,6 +365,8 @@ class Pipeline:
         return items
 
     def _count_app_flows(self, ended: npt.NDArray[np.void]) -> None:
+        if self.detect is not None:
+            self.detect.flows_ended(ended["flow_id"])
         ap = ended["app_proto"]
         has = np.flatnonzero(ap != ALPROTO_UNKNOWN)
         if has.size:
@@ -508,6 +591,12 @@ class Pipeline:
                 word = name.split(".")[2]
                 if word not in _SURICATA_APP_WORDS:
                     extra[name] = flat.pop(name)
+        if self.detect is not None:
+            for name, v in self.detect.counter_dict().items():
+                if name == "detect.alert":
+                    flat[name] = v
+                else:
+                    extra[name] = v
         flat["capture.errors"] = self.capture_errors
         for stage, n in self.internal_errors.items():
             extra[f"tocsin.internal_errors.{stage}"] = n
@@ -526,3 +615,26 @@ class Pipeline:
                 ),
             )
         )
+
+
+def _merge(events: list[tuple[int, Any]], alerts: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """App events and packet alerts in packet order (a packet's alerts first)."""
+    if not events:
+        return alerts
+    both = [(i, 0, k, ev) for k, (i, ev) in enumerate(alerts)]
+    both += [(i, 1, k, ev) for k, (i, ev) in enumerate(events)]
+    both.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [(i, ev) for i, _, _, ev in both]
+
+
+def _mark_alerted(
+    items: list[Any], chunks: list[npt.NDArray[np.void]], alerts: list[tuple[int, Any]]
+) -> None:
+    """Flows that ended in this sub-batch before detection ran: set their `alerted` flag."""
+    fids = np.asarray([ev.flow_id for _, ev in alerts if ev.flow_id is not None], dtype=np.uint64)
+    if fids.size == 0:
+        return
+    for arr in [*chunks, *(x for x in items if isinstance(x, np.ndarray))]:
+        hit = np.isin(arr["flow_id"], fids)
+        if hit.any():
+            arr["fflags"][hit] |= FF_ALERTED

@@ -9,7 +9,8 @@ Pure functions over `bytes`; no state, no I/O, nothing raised: what cannot be re
   not a request line (the method is not a token, or the line is neither a known method nor
   ends with an "HTTP..." protocol).
 - `parse_status_line(line)`: protocol, status text, status number (only when 3 digits,
-  100-999), as libhtp: "HTTP/1.0 2XX OK" has status text "2XX" and no number.
+  100-999), as libhtp: "HTTP/1.0 2XX OK" has status text "2XX" and no number; the reason
+  phrase is what follows the status word and its whitespace ("OK").
 - `Headers` / `parse_fields(block, response)`: header fields of a head. Names and values are
   trimmed; a folded line (starting with SP/HT) is joined to the previous value with its first
   whitespace byte; a line without colon is a field with an empty name. A repeated name is merged
@@ -104,6 +105,7 @@ class StatusLine:
     protocol: bytes
     status: bytes | None  # the status word as sent ("200", "2XX")
     code: int | None  # the status number when the word is 3 digits, 100-999
+    message: bytes = b""  # the reason phrase as sent ("OK"), b"" when there is none
 
 
 def is_token(word: bytes) -> bool:
@@ -151,7 +153,7 @@ def parse_status_line(line: bytes) -> StatusLine:
     code = int(status) if len(status) == 3 and status.isdigit() else None
     if code is not None and code < 100:
         code = None
-    return StatusLine(protocol, status, code)
+    return StatusLine(protocol, status, code, m.group(4))
 
 
 class Headers:

@@ -24,6 +24,8 @@ Rules (each direction has one state; `TO_SERVER` carries requests, `TO_CLIENT` r
   them over through `on_transaction`), up to `limits.max_body` decoded bytes of each body
   are kept on the transaction; payload bytes of known length that are not kept are handed back via
   `skip` (the message completes at once, so its event may precede the skipped packets).
+  `pending_transactions()` shows the transactions not emitted yet, so that a request (head,
+  then body) can be inspected as soon as it is complete, before its response.
 - `SYNC`, after `gap(d)` (the message being read in `d` ends there, marked `gap`) or bytes
   that cannot start a message (a flow picked up midstream, inside a body): bytes are dropped up
   to the next request line or response line (`resync`); after `sync_limit` bytes without
@@ -70,6 +72,7 @@ from tocsin.applayer.http.transaction import (
     TxQueue,
     selection,
 )
+from tocsin.model.http import HttpInfo
 
 LINE, BODY, SYNC, WAIT, PROBE = range(5)
 
@@ -139,6 +142,15 @@ class HttpParser(AppParser):
             self._state[direction] = SYNC
             self._resync[direction].after_gap()
         self._txs.emit_ready(self._dir, self._ts)
+
+    def info(self, tx: HttpTransaction) -> HttpInfo:
+        """The EVE `http` body of one of this flow's transactions, as it stands."""
+        return self._txs.info(tx)
+
+    def pending_transactions(self) -> tuple[HttpTransaction, ...]:
+        """The transactions not emitted yet, oldest first: what is known of them so far (a
+        request whose head, or body, is complete can be inspected before its response)."""
+        return self._txs.pending()
 
     def close(self, ts_us: int) -> None:
         self._ts = ts_us
@@ -223,6 +235,7 @@ class HttpParser(AppParser):
         if rl.protocol is None and len(buf) - nl <= 17 and not buf[nl + 1 :].strip(WS):
             tx = self._new_tx()
             tx.method, tx.uri, tx.http09, tx.request_done = rl.method, rl.uri, True, True
+            tx.request_line = _chomp(buf[pos:nl])
             return len(buf)
         ends = self._head_end(TO_SERVER, buf, pos, nl)
         if ends is None:
@@ -230,6 +243,7 @@ class HttpParser(AppParser):
         block_end, end = ends
         tx = self._new_tx()
         tx.method, tx.uri, tx.protocol = rl.method, rl.uri, rl.protocol
+        tx.request_line, tx.request_head = _chomp(buf[pos:nl]), buf[nl + 1 : end]
         h = tx.request_headers = parse_fields(buf[nl + 1 : block_end], response=False)
         expect = h.get(b"expect")
         tx.expect_continue = expect is not None and expect.lower() == b"100-continue"
@@ -291,6 +305,8 @@ class HttpParser(AppParser):
         sl = parse_status_line(head)
         h = parse_fields(buf[eol.end() : ends[0]], response=True)
         tx.response_protocol, tx.status, tx.status_code = sl.protocol, sl.status, sl.code
+        tx.status_message, tx.response_line = sl.message, head
+        tx.response_head = buf[eol.end() : ends[1]]
         tx.response_headers = h
         self._response_body(tx, h, sl.code)
         if tx.response_done and self._state[TO_CLIENT] == LINE:
@@ -315,6 +331,7 @@ class HttpParser(AppParser):
             tx.interim += 1
             tx.response_headers = Headers()
             tx.status = tx.status_code = tx.response_protocol = None
+            tx.status_message = tx.response_line = tx.response_head = None
             return
         tx.response_started = True
         if self._state[TO_SERVER] == WAIT and tx.method == b"CONNECT":
@@ -426,11 +443,18 @@ class HttpParser(AppParser):
             if rl is not None:
                 tx = self._new_tx()
                 tx.method, tx.uri, tx.protocol = rl.method, rl.uri, rl.protocol
+                tx.request_line, tx.request_head = line, rest
                 tx.request_headers = parse_fields(rest, response=False)
                 tx.request_done = True
         elif looks_like_response(line):
             rtx = self._txs.answered() or self._new_tx(request_seen=False)
             sl = parse_status_line(line)
             rtx.response_protocol, rtx.status, rtx.status_code = sl.protocol, sl.status, sl.code
+            rtx.status_message, rtx.response_line, rtx.response_head = sl.message, line, rest
             rtx.response_headers = parse_fields(rest, response=True)
             rtx.response_started = rtx.response_done = True
+
+
+def _chomp(line: bytes) -> bytes:
+    """A line without its line end (libhtp's chomp: trailing CR and LF bytes removed)."""
+    return line.rstrip(b"\r\n")

@@ -2,9 +2,14 @@
 
 `HttpTransaction` is what the parser knows of an exchange: the request line, the request and
 response header fields (every field, merged over repeats), the status, and up to
-`AppLimits.max_body` bytes of each body, decoded (`request_body` / `response_body`). It is
-handed to the parser's `on_transaction` hook just before its event is emitted, for content
-inspection (signatures on bodies, file typing); the parser keeps no reference afterwards.
+`AppLimits.max_body` bytes of each body, decoded (`request_body` / `response_body`). For
+content inspection it also keeps the heads as they came on the wire: the start lines without
+their line end (`request_line`, `response_line`) and the bytes after them up to and including
+the empty line that ends the head (`request_head`, `response_head`: what libhtp hands to its
+header-data hooks, Suricata's `http.header.raw`), and the reason phrase (`status_message`).
+It is handed to the parser's `on_transaction` hook just before its event is emitted, for
+content inspection (signatures on bodies, file typing); the parser keeps no reference
+afterwards (`HttpParser.pending_transactions()` shows those not emitted yet).
 
 `info()` builds the EVE body the way Suricata's `output-json-http.c` does (extended mode):
 
@@ -87,6 +92,8 @@ class HttpTransaction:
     uri: bytes | None = None
     protocol: bytes | None = None
     http09: bool = False
+    request_line: bytes | None = None  # the request line as sent, without its line end
+    request_head: bytes | None = None  # the header lines as sent, with the empty line
     request_headers: Headers = field(default_factory=Headers)
     request_sink: BodySink | None = None
     request_len: int = 0  # request body length on the wire
@@ -97,6 +104,9 @@ class HttpTransaction:
     response_protocol: bytes | None = None
     status: bytes | None = None
     status_code: int | None = None
+    status_message: bytes | None = None  # the reason phrase as sent ("OK")
+    response_line: bytes | None = None  # the status line as sent, without its line end
+    response_head: bytes | None = None  # the header lines as sent, with the empty line
     interim: int = 0  # 1xx interim responses seen (and dropped)
     response_headers: Headers = field(default_factory=Headers)
     response_sink: BodySink | None = None
@@ -183,7 +193,8 @@ class TxQueue:
     """The transactions of a flow not yet emitted, in order (responses answer them in order).
 
     `new()` starts one (ids 0, 1, 2...; past `limits.max_pending` the oldest is emitted as it
-    is); `answered()` is the first still waiting for its response; `emit_ready()` emits, in
+    is); `answered()` is the first still waiting for its response; `pending()` lists those
+    not emitted yet; `emit_ready()` emits, in
     order, those whose request and response are both complete; `flush()` emits the rest.
     Each is handed to `on_transaction` just before its event is emitted."""
 
@@ -217,6 +228,10 @@ class TxQueue:
     def answered(self) -> HttpTransaction | None:
         return next((t for t in self._pending if not t.response_started), None)
 
+    def pending(self) -> tuple[HttpTransaction, ...]:
+        """The transactions not emitted yet, oldest first."""
+        return tuple(self._pending)
+
     def emit_ready(self, direction: int, ts_us: int) -> None:
         pending = self._pending
         while pending and pending[0].request_done and pending[0].response_done:
@@ -226,6 +241,10 @@ class TxQueue:
         while self._pending:
             tx = self._pending.popleft()
             self._send(tx, 1 if tx.response_started else 0, ts_us)
+
+    def info(self, tx: HttpTransaction) -> HttpInfo:
+        """The EVE `http` body of a transaction as it stands (an alert's `http` field)."""
+        return tx.info(self._sel[0], self._sel[1], self._limits.max_items)
 
     def _send(self, tx: HttpTransaction, direction: int, ts_us: int) -> None:
         if self.on_transaction is not None:

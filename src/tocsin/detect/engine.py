@@ -1,0 +1,721 @@
+"""The signature engine: rules run over packets, transactions and protocol events.
+
+One `DetectEngine` per worker. The pipeline calls it at two places:
+
+- **packets** (`packets()`, once per sub-batch, after the flow kernel): candidates come from
+  the Hyperscan prefilter over the whole sub-batch's payloads (`prefilter.PatternSet`), from
+  vectorised header masks for packet rules without a fast pattern, and, for IP-only rules,
+  from the first packet of each flow direction. Only candidates reach Python, where each is
+  evaluated in full (header, flow, flowbits, payload keywords);
+- **transactions** (`on_http()`, `on_event()`, called by the app-layer dispatcher at the packet
+  that completed them): the transaction's sticky buffers (`detect.buffers`) are scanned with
+  each buffer's database, and candidate rules evaluated once their buffers are complete; each
+  rule is decided once per transaction.
+
+A match runs the rule's flowbit actions, then its threshold / detection_filter, then becomes an
+EVE `alert` (unless `noalert`). Alerts are returned tagged with their packet index, so the
+pipeline writes them in packet order with flow and app-layer events, and the flow's
+`alerted` flag is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from time import perf_counter
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from tocsin.applayer.protos import ALPROTO_NAMES
+from tocsin.decode.layout import FLAG_FLOW, FLAG_IP, FLAG_PORTS
+from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
+from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
+from tocsin.detect.model import PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
+from tocsin.detect.prefilter import PatternSet
+from tocsin.detect.state import FlowBits, Thresholds
+from tocsin.flow.layout import FF_ALERTED, PS_APP, PS_ESTABLISHED, PS_FIRST
+from tocsin.model.events import AlertEvent, AlertFlow, AlertInfo
+from tocsin.model.ids import FlowId, ip_text
+from tocsin.output.eve_flow import PROTO_NAMES
+from tocsin.output.timefmt import eve_timestamp
+
+_ACTIONS = {"alert": "allowed", "pass": "allowed"}  # offline: nothing is blocked
+_V4_MASK = (1 << 32) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    max_threshold_trackers: int = 100_000
+
+
+class _V4Table:
+    """The IPv4 part of an AddrSet / a PortSet as arrays, for vectorised membership."""
+
+    __slots__ = ("hi", "lo")
+
+    def __init__(self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> None:
+        self.lo = lo
+        self.hi = hi
+
+    def mask(self, v: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        i = np.searchsorted(self.lo, v, side="right") - 1
+        ok = i >= 0
+        return ok & (v <= self.hi[np.maximum(i, 0)])
+
+
+def _v4_table(s: AddrSet) -> _V4Table:
+    lo: list[int] = []
+    hi: list[int] = []
+    top = V4_BASE + _V4_MASK
+    for a, b in zip(s.lo, s.hi, strict=True):
+        if b < V4_BASE or a > top:
+            continue
+        lo.append(max(a, V4_BASE) - V4_BASE)
+        hi.append(min(b, top) - V4_BASE)
+    return _V4Table(np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64))
+
+
+def _port_table(s: PortSet) -> _V4Table:
+    return _V4Table(np.asarray(s.lo, dtype=np.int64), np.asarray(s.hi, dtype=np.int64))
+
+
+def _cmp_mask(c: IntCmp, v: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    op = c.op
+    if op == "=":
+        return np.asarray(v == c.a, dtype=np.bool_)
+    if op == "!=":
+        return np.asarray(v != c.a, dtype=np.bool_)
+    if op == "<":
+        return v < c.a
+    if op == ">":
+        return v > c.a
+    if op == "<=":
+        return v <= c.a
+    if op == ">=":
+        return v >= c.a
+    inside = (v > c.a) & (v < c.b)
+    return inside if op == "<>" else ~inside
+
+
+def flags_match(f: TcpFlags, flags: int) -> bool:
+    """`flags:` on a TCP flags byte (bits in `mask` are ignored)."""
+    v = flags & ~f.mask & 0xFF
+    want = f.flags
+    if f.modifier == "+":
+        return v & want == want
+    if f.modifier == "*":
+        return v & want != 0 if want else v == 0
+    if f.modifier == "!":
+        return v & want == 0 if want else v != 0
+    return v == want
+
+
+class _Pkt:
+    """One candidate packet's fields, read once."""
+
+    __slots__ = (
+        "app",
+        "dir",
+        "dport",
+        "dst",
+        "fid",
+        "flags",
+        "icode",
+        "idx",
+        "ipver",
+        "itype",
+        "pay",
+        "pcnt",
+        "ports",
+        "proto",
+        "ps",
+        "rec",
+        "slot",
+        "sport",
+        "src",
+        "ts",
+        "ttl",
+    )
+    app: int
+    dir: int
+    dport: int
+    dst: int
+    fid: int
+    flags: int
+    icode: int
+    idx: int
+    ipver: int
+    itype: int
+    pay: bytes
+    pcnt: int
+    ports: bool
+    proto: int
+    ps: int
+    rec: np.void | None
+    slot: int
+    sport: int
+    src: int
+    ts: int
+    ttl: int
+
+
+class DetectEngine:
+    """Per-worker detection state and rule groups (see the module docstring)."""
+
+    def __init__(
+        self,
+        rules: list[Rule],
+        config: DetectConfig | None = None,
+        blobs: dict[str, bytes] | None = None,
+    ) -> None:
+        self.config = config or DetectConfig()
+        self.rules = prepare(rules)
+        self.flowbits = FlowBits()
+        self.thresholds = Thresholds(self.config.max_threshold_trackers)
+        self.counters: dict[str, int] = {}
+        self.alerts = 0
+        self.candidates = 0  # (packet or transaction, rule) pairs evaluated in full
+        self.scanned_packets = 0  # payloads through the packet prefilter
+        self.scanned_bytes = 0
+        self.tx_rounds = 0  # transaction / event inspection rounds
+        self.prefilter_s = 0.0  # time finding candidates (Hyperscan, header masks)
+        self.confirm_s = 0.0  # time evaluating candidates in full
+        self._v4: dict[int, _V4Table] = {}
+        self._ports: dict[int, _V4Table] = {}
+        self._by_word: dict[str, list[tuple[str, PatternSet]]] = {}
+        pkt_pats: dict[tuple[bytes, bool], list[int]] = {}
+        tx_pats: dict[str, dict[tuple[bytes, bool], list[int]]] = {}
+        self.pkt_nofp: list[CompiledRule] = []
+        self.iponly: list[CompiledRule] = []
+        self.tx_nofp: dict[str, list[int]] = {}  # app word -> rule orders
+        self.tx_words: set[str] = set()
+        for cr in self.rules:
+            if cr.kind == "iponly":
+                self.iponly.append(cr)
+                continue
+            fp = choose_fast_pattern(cr.rule)
+            if cr.kind == "tx":
+                assert cr.app_word is not None
+                self.tx_words.add(cr.app_word)
+                if fp is None or fp[0] == PAYLOAD:
+                    self.tx_nofp.setdefault(cr.app_word, []).append(cr.order)
+                else:
+                    key = (fp_bytes(fp[1]), fp[1].nocase)
+                    tx_pats.setdefault(fp[0], {}).setdefault(key, []).append(cr.order)
+            elif fp is None:
+                self.pkt_nofp.append(cr)
+            else:
+                key = (fp_bytes(fp[1]), fp[1].nocase)
+                pkt_pats.setdefault(key, []).append(cr.order)
+        blobs = blobs or {}
+        self.pkt_patterns = PatternSet(list(pkt_pats), list(pkt_pats.values()), blobs.get(PAYLOAD))
+        self.tx_patterns = {
+            name: PatternSet(list(p), list(p.values()), blobs.get(name))
+            for name, p in tx_pats.items()
+        }
+
+    def blobs(self) -> dict[str, bytes]:
+        """Serialised Hyperscan databases, for the on-disk cache."""
+        out: dict[str, bytes] = {}
+        for name, ps in [(PAYLOAD, self.pkt_patterns), *self.tx_patterns.items()]:
+            b = ps.dump()
+            if b is not None:
+                out[name] = b
+        return out
+
+    # -- packets -----------------------------------------------------------------------------
+
+    def packets(
+        self,
+        pk: npt.NDArray[np.void],
+        data: npt.NDArray[np.uint8],
+        pos: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        slot: npt.NDArray[np.int32],
+        direction: npt.NDArray[np.uint8],
+        flow_id: npt.NDArray[np.uint64],
+        pstate: npt.NDArray[np.uint8],
+        fl: npt.NDArray[np.void],
+        pcnt_base: int,
+        pcnt: npt.NDArray[np.int64] | None = None,
+    ) -> list[tuple[int, msgspec.Struct]]:
+        """Run packet and IP-only rules over a sub-batch; alerts tagged with packet index."""
+        n = pk.shape[0]
+        if n == 0 or not self.rules:
+            return []
+        t0 = perf_counter()
+        flows = (pk["flags"] & FLAG_FLOW) != 0
+        cands: dict[int, set[int]] = {}
+        if self.pkt_patterns.npatterns:
+            rows = np.flatnonzero(flows & (pk["pay_len"] > 0))
+            if rows.size:
+                starts = (pos[rows] + pk["pay_off"][rows]).astype(np.int64)
+                lens = pk["pay_len"][rows].astype(np.int64)
+                self.scanned_packets += int(rows.size)
+                self.scanned_bytes += int(lens.sum())
+                which, pids = self.pkt_patterns.scan_many(data, starts, lens)
+                if which.size:
+                    prules = self.pkt_patterns.rules
+                    for k, p in zip(rows[which].tolist(), pids.tolist(), strict=True):
+                        got = cands.get(k)
+                        if got is None:
+                            cands[k] = set(prules[p])
+                        else:
+                            got.update(prules[p])
+        if self.pkt_nofp:
+            for cr in self.pkt_nofp:
+                m = self._header_mask(cr, pk, direction, pstate, flows)
+                for k in np.flatnonzero(m).tolist():
+                    cands.setdefault(k, set()).add(cr.order)
+        if self.iponly:
+            first = ((pstate & PS_FIRST) != 0) | (~flows & ((pk["flags"] & FLAG_IP) != 0))
+            rows = np.flatnonzero(first)
+            if rows.size:
+                sub = pk[rows]
+                for cr in self.iponly:
+                    m = self._addr_mask(cr, sub)
+                    if cr.ip_protos is not None:
+                        m &= np.isin(sub["proto"], list(cr.ip_protos))
+                    for k in rows[m].tolist():
+                        cands.setdefault(k, set()).add(cr.order)
+        t1 = perf_counter()
+        self.prefilter_s += t1 - t0
+        if not cands:
+            return []
+        out: list[tuple[int, msgspec.Struct]] = []
+        for k in sorted(cands):
+            p = self._pkt(k, pk, data, pos, ts_us, slot, direction, flow_id, pstate, fl)
+            p.pcnt = int(pcnt[k]) if pcnt is not None else pcnt_base + k + 1
+            for order in sorted(cands[k]):
+                cr = self.rules[order]
+                self.candidates += 1
+                if self._match_packet(cr, p):
+                    ev = self._fire(cr, p.fid, p.src, p.dst, p.ts, partial(self._pkt_alert, cr, p))
+                    if ev is not None:
+                        out.append((k, ev))
+                        if p.rec is not None:
+                            p.rec["fflags"] |= FF_ALERTED
+        self.confirm_s += perf_counter() - t1
+        return out
+
+    def _pkt(
+        self,
+        k: int,
+        pk: npt.NDArray[np.void],
+        data: npt.NDArray[np.uint8],
+        pos: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        slot: npt.NDArray[np.int32],
+        direction: npt.NDArray[np.uint8],
+        flow_id: npt.NDArray[np.uint64],
+        pstate: npt.NDArray[np.uint8],
+        fl: npt.NDArray[np.void],
+    ) -> _Pkt:
+        r = pk[k]
+        p = _Pkt()
+        p.idx = k
+        p.ipver = int(r["ipver"])
+        p.src = (int(r["src_hi"]) << 64) | int(r["src_lo"])
+        p.dst = (int(r["dst_hi"]) << 64) | int(r["dst_lo"])
+        p.ports = bool(int(r["flags"]) & FLAG_PORTS)
+        p.sport = int(r["sport"])
+        p.dport = int(r["dport"])
+        p.proto = int(r["proto"])
+        p.flags = int(r["tcp_flags"])
+        p.ttl = int(r["ttl"])
+        p.itype = int(r["icmp_type"])
+        p.icode = int(r["icmp_code"])
+        p.ts = int(ts_us[k])
+        p.slot = int(slot[k])
+        p.dir = int(direction[k])
+        p.fid = int(flow_id[k])
+        p.ps = int(pstate[k])
+        rec = fl[p.slot] if p.slot >= 0 else None
+        # the flow may have ended later in the sub-batch and its slot been taken by another
+        p.rec = rec if rec is not None and int(rec["flow_id"]) == p.fid else None
+        p.app = int(p.rec["app_proto"]) if p.rec is not None else 0
+        plen = int(r["pay_len"])
+        if plen > 0:
+            s = int(pos[k]) + int(r["pay_off"])
+            p.pay = data[s : s + plen].tobytes()
+        else:
+            p.pay = b""
+        return p
+
+    def _match_packet(self, cr: CompiledRule, p: _Pkt) -> bool:
+        rule = cr.rule
+        if cr.ip_protos is not None and p.proto not in cr.ip_protos:
+            return False
+        if not cr.match_addrs(p.src, p.sport, p.dst, p.dport, p.ports):
+            return False
+        if rule.app_proto is not None:
+            # the protocol as known at this packet (a rule for http does not see the
+            # handshake, nor anything before the first payload told the protocol)
+            same = bool(p.ps & PS_APP) and ALPROTO_NAMES[p.app] == rule.app_proto
+            if same == rule.app_proto_negated:
+                return False
+        fo = rule.flow
+        if fo.to_server is not None and (p.dir == 0) != fo.to_server:
+            return False
+        if fo.established is not None and bool(p.ps & PS_ESTABLISHED) != fo.established:
+            return False
+        if rule.dsize is not None and not rule.dsize.test(len(p.pay)):
+            return False
+        if rule.flags is not None and (p.proto != 6 or not flags_match(rule.flags, p.flags)):
+            return False
+        if rule.ttl is not None and not rule.ttl.test(p.ttl):
+            return False
+        if rule.itype is not None and (p.proto not in (1, 58) or not rule.itype.test(p.itype)):
+            return False
+        if rule.icode is not None and (p.proto not in (1, 58) or not rule.icode.test(p.icode)):
+            return False
+        if rule.ip_proto is not None and not rule.ip_proto.test(p.proto):
+            return False
+        if not self._flowbits_ok(rule, p.fid):
+            return False
+        bufs = cr.buffers()
+        cb = bufs.get(PAYLOAD)
+        return cb is None or cb.inspect(p.pay, None)
+
+    def _header_mask(
+        self,
+        cr: CompiledRule,
+        pk: npt.NDArray[np.void],
+        direction: npt.NDArray[np.uint8],
+        pstate: npt.NDArray[np.uint8],
+        flows: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.bool_]:
+        """Packets that can match a rule without a fast pattern (a superset: the exact test
+        is `_match_packet`)."""
+        rule = cr.rule
+        m = flows.copy()
+        if cr.ip_protos is not None:
+            m &= np.isin(pk["proto"], list(cr.ip_protos))
+        if rule.flow.to_server is not None:
+            m &= (direction == 0) if rule.flow.to_server else (direction == 1)
+        if rule.flow.established is not None:
+            est = (pstate & PS_ESTABLISHED) != 0
+            m &= est if rule.flow.established else ~est
+        if rule.dsize is not None:
+            m &= _cmp_mask(rule.dsize, pk["pay_len"])
+        if rule.flags is not None:
+            m &= pk["proto"] == 6
+        if not m.any():
+            return m
+        if not cr.any_port and not rule.bidirectional:
+            ports = (pk["flags"] & FLAG_PORTS) != 0
+            m &= ~ports | (
+                self._port_mask(cr.sport, pk["sport"]) & self._port_mask(cr.dport, pk["dport"])
+            )
+        if not cr.any_addr and m.any():
+            m &= self._addr_mask(cr, pk)
+        return m
+
+    def _port_mask(self, s: PortSet, v: npt.NDArray[np.uint16]) -> npt.NDArray[np.bool_]:
+        if s.is_any:
+            return np.ones(v.shape[0], dtype=np.bool_)
+        t = self._ports.get(id(s))
+        if t is None:
+            t = self._ports[id(s)] = _port_table(s)
+        return t.mask(v.astype(np.int64))
+
+    def _set_mask(
+        self, s: AddrSet, hi: npt.NDArray[Any], lo: npt.NDArray[Any]
+    ) -> npt.NDArray[np.bool_]:
+        if s.is_any:
+            return np.ones(hi.shape[0], dtype=np.bool_)
+        t = self._v4.get(id(s))
+        if t is None:
+            t = self._v4[id(s)] = _v4_table(s)
+        v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
+        out = np.zeros(hi.shape[0], dtype=np.bool_)
+        if v4.any():
+            out[v4] = t.mask((lo[v4] & np.uint64(_V4_MASK)).astype(np.int64))
+        other = np.flatnonzero(~v4)
+        for k in other.tolist():
+            out[k] = s.contains((int(hi[k]) << 64) | int(lo[k]))
+        return out
+
+    def _addr_mask(self, cr: CompiledRule, pk: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+        if cr.any_addr:
+            return np.ones(pk.shape[0], dtype=np.bool_)
+        sh, sl, dh, dl = pk["src_hi"], pk["src_lo"], pk["dst_hi"], pk["dst_lo"]
+        m = self._set_mask(cr.src, sh, sl) & self._set_mask(cr.dst, dh, dl)
+        if cr.rule.bidirectional:
+            m |= self._set_mask(cr.src, dh, dl) & self._set_mask(cr.dst, sh, sl)
+        return m
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def _flowbits_ok(self, rule: Rule, fid: int) -> bool:
+        for fb in rule.flowbits:
+            if fb.cmd in ("isset", "isnotset") and not self.flowbits.check(fid, fb):
+                return False
+        return True
+
+    def _fire(
+        self,
+        cr: CompiledRule,
+        fid: int,
+        src: int,
+        dst: int,
+        ts: int,
+        make: Callable[[], AlertEvent],
+    ) -> AlertEvent | None:
+        """A rule matched: flowbit actions, thresholds, then the alert (or None)."""
+        rule = cr.rule
+        silent = rule.noalert
+        for fb in rule.flowbits:
+            if fb.cmd == "noalert":
+                silent = True
+            else:
+                self.flowbits.apply(fid, fb)
+        if silent:
+            return None
+        for th in (rule.detection_filter, rule.threshold):
+            if th is None:
+                continue
+            track: object
+            if th.track == "by_src":
+                track = src
+            elif th.track == "by_dst":
+                track = dst
+            elif th.track == "by_both":
+                track = (src, dst)
+            elif th.track == "by_flow":
+                track = fid
+            else:
+                track = None
+            if not self.thresholds.allow(rule.key, th, track, ts):
+                return None
+        self.alerts += 1
+        return make()
+
+    def _info(self, rule: Rule) -> AlertInfo:
+        return AlertInfo(
+            action=_ACTIONS.get(rule.action, "blocked"),
+            gid=rule.gid,
+            signature_id=rule.sid,
+            rev=rule.rev,
+            signature=rule.msg,
+            category=rule.category,
+            severity=rule.priority,
+            metadata=rule.metadata or None,
+        )
+
+    def _pkt_alert(self, cr: CompiledRule, p: _Pkt) -> AlertEvent:
+        hi_lo = (p.src >> 64, p.src & ((1 << 64) - 1), p.dst >> 64, p.dst & ((1 << 64) - 1))
+        src_ip = ip_text(p.ipver, hi_lo[0], hi_lo[1])
+        dst_ip = ip_text(p.ipver, hi_lo[2], hi_lo[3])
+        flow = None
+        app = None
+        if p.rec is not None:
+            rec = p.rec
+            flow = _alert_flow(rec)
+            app = ALPROTO_NAMES[p.app] or None
+        return AlertEvent(
+            timestamp=eve_timestamp(p.ts),
+            alert=self._info(cr.rule),
+            flow_id=FlowId(p.fid) if p.rec is not None else None,
+            pcap_cnt=p.pcnt,
+            src_ip=src_ip,
+            src_port=p.sport if p.ports else None,
+            dest_ip=dst_ip,
+            dest_port=p.dport if p.ports else None,
+            proto=PROTO_NAMES.get(p.proto, str(p.proto)),
+            ip_v=p.ipver,
+            pkt_src="wire/pcap",
+            direction=("to_server" if p.dir == 0 else "to_client") if p.rec is not None else None,
+            app_proto=app,
+            flow=flow,
+        )
+
+    # -- transactions and protocol events ----------------------------------------------------
+
+    def wants(self, word: str) -> bool:
+        """Whether any tx rule inspects this protocol's buffers."""
+        return word in self.tx_words
+
+    def flow_ctx(self, fid: int, hdr: tuple[dict[str, Any], ...], addrs: tuple[int, ...]) -> TxCtx:
+        return TxCtx(fid, hdr, addrs)
+
+    def on_tx(
+        self,
+        ctx: TxCtx,
+        word: str,
+        tx_key: int,
+        bufs: TxBuffers,
+        final: bool,
+        ts: int,
+        pcnt: int | None,
+        app_obj: Callable[[], dict[str, Any]],
+    ) -> list[AlertEvent]:
+        """One inspection round of a transaction (or a protocol event, `final` at once).
+
+        `bufs` gives a buffer's instances per direction and whether it is complete; a rule is
+        decided once all its buffers are complete, or at the final round with what there is,
+        and only once per transaction (`tx_key`). `app_obj()` is the alert's app-layer field
+        (e.g. {"http": HttpInfo})."""
+        t0 = perf_counter()
+        decided = ctx.decided.setdefault(tx_key, set())
+        cands = set(self.tx_nofp.get(word, ()))
+        for name, ps in self._tx_sets(word):
+            for v in bufs.multi(name):
+                for pid in ps.scan(v):
+                    cands.update(ps.rules[pid])
+        cands -= decided
+        out: list[AlertEvent] = []
+        t1 = perf_counter()
+        self.prefilter_s += t1 - t0
+        self.tx_rounds += 1
+        for order in sorted(cands):
+            cr = self.rules[order]
+            if not final and not all(bufs.ready(n, d) for n, d in cr.tx_dirs.items()):
+                continue
+            decided.add(order)
+            self.candidates += 1
+            if not self._match_tx(cr, ctx, bufs):
+                continue
+            d = cr.tx_dir
+            src, dst = (ctx.addrs[0], ctx.addrs[2]) if d == 0 else (ctx.addrs[2], ctx.addrs[0])
+            ev = self._fire(
+                cr,
+                ctx.fid,
+                src,
+                dst,
+                ts,
+                partial(self._tx_alert, cr, ctx, d, ts, pcnt, word, app_obj),
+            )
+            if ev is not None:
+                out.append(ev)
+                ctx.alerted = True
+        if final:
+            ctx.decided.pop(tx_key, None)
+        self.confirm_s += perf_counter() - t1
+        return out
+
+    def _tx_sets(self, word: str) -> list[tuple[str, PatternSet]]:
+        got = self._by_word.get(word)
+        if got is None:
+            got = self._by_word[word] = [
+                (name, ps) for name, ps in self.tx_patterns.items() if buffer_proto(name) == word
+            ]
+        return got
+
+    def _match_tx(self, cr: CompiledRule, ctx: TxCtx, bufs: TxBuffers) -> bool:
+        rule = cr.rule
+        a = ctx.addrs
+        d = cr.tx_dir
+        src, sport, dst, dport = (a[0], a[1], a[2], a[3]) if d == 0 else (a[2], a[3], a[0], a[1])
+        if cr.ip_protos is not None and ctx.proto not in cr.ip_protos:
+            return False
+        if not cr.match_addrs(src, sport, dst, dport, True):
+            return False
+        if rule.flow.established is False:
+            return False
+        if not self._flowbits_ok(rule, ctx.fid):
+            return False
+        compiled = cr.buffers()
+        env: dict[str, int] = {}
+        for name, bd in cr.tx_dirs.items():
+            try:
+                vals = bufs.multi(name, bd)
+            except KeyError:
+                return False
+            if not vals:
+                return False
+            cb = compiled[name]
+            if not any(cb.inspect(v, env) for v in vals):
+                return False
+        return True
+
+    def _tx_alert(
+        self,
+        cr: CompiledRule,
+        ctx: TxCtx,
+        d: int,
+        ts: int,
+        pcnt: int | None,
+        word: str,
+        app_obj: Callable[[], dict[str, Any]],
+    ) -> AlertEvent:
+        h = ctx.hdr[d]
+        return AlertEvent(
+            timestamp=eve_timestamp(ts),
+            alert=self._info(cr.rule),
+            flow_id=h["flow_id"],
+            pcap_cnt=pcnt,
+            src_ip=h["src_ip"],
+            src_port=h["src_port"],
+            dest_ip=h["dest_ip"],
+            dest_port=h["dest_port"],
+            proto=h["proto"],
+            ip_v=h["ip_v"],
+            pkt_src="wire/pcap" if pcnt is not None else "stream (flow timeout)",
+            vlan=h["vlan"],
+            community_id=h["community_id"],
+            direction="to_server" if d == 0 else "to_client",
+            app_proto=word,
+            **app_obj(),
+        )
+
+    def flows_ended(self, fids: npt.NDArray[np.uint64]) -> None:
+        if self.flowbits.bits:
+            for fid in fids.tolist():
+                self.flowbits.drop(int(fid))
+
+    def timings(self) -> dict[str, float]:
+        """Seconds spent finding candidates and confirming them (for the run summary, not
+        EVE: EVE output stays the same from run to run)."""
+        return {"prefilter_s": self.prefilter_s, "confirm_s": self.confirm_s}
+
+    def counter_dict(self) -> dict[str, int]:
+        return {
+            "detect.alert": self.alerts,
+            "detect.rules": len(self.rules),
+            "detect.candidates": self.candidates,
+            "detect.scanned_packets": self.scanned_packets,
+            "detect.scanned_bytes": self.scanned_bytes,
+            "detect.tx_rounds": self.tx_rounds,
+            "detect.threshold_evicted": self.thresholds.evicted,
+        }
+
+
+class TxBuffers(Protocol):
+    """A transaction's sticky buffers (`detect.buffers.HttpBuffers`, `EventBuffers`)."""
+
+    def multi(self, name: str, direction: int | None = None) -> list[bytes]: ...
+
+    def ready(self, name: str, direction: int | None = None) -> bool: ...
+
+
+class TxCtx:
+    """A flow's detection state on the app-layer side: its EVE header per direction, its
+    addresses as integers (client, client port, server, server port, IP protocol), and the
+    rules already decided per transaction."""
+
+    __slots__ = ("addrs", "alerted", "decided", "fid", "hdr", "proto")
+
+    def __init__(self, fid: int, hdr: tuple[dict[str, Any], ...], addrs: tuple[int, ...]) -> None:
+        self.fid = fid
+        self.hdr = hdr
+        self.addrs = addrs
+        self.proto = addrs[4]
+        self.decided: dict[int, set[int]] = {}
+        self.alerted = False
+
+
+def _alert_flow(rec: np.void) -> AlertFlow:
+    ipver = int(rec["ipver"])
+    ports = int(rec["proto"]) in (6, 17, 132)
+    return AlertFlow(
+        start=eve_timestamp(int(rec["first_ts"])),
+        src_ip=ip_text(ipver, int(rec["src_hi"]), int(rec["src_lo"])),
+        dest_ip=ip_text(ipver, int(rec["dst_hi"]), int(rec["dst_lo"])),
+        src_port=int(rec["sport"]) if ports else None,
+        dest_port=int(rec["dport"]) if ports else None,
+    )

@@ -1,0 +1,118 @@
+"""Detection state that outlives a packet: flowbits per flow, threshold counters per track.
+
+Both are bounded: flowbits are dropped with their flow (`FlowBits.drop`), and threshold
+trackers beyond `max_trackers` are evicted oldest first (counted: `detect.threshold_evicted`).
+
+Threshold semantics are Suricata's (`detect-engine-threshold.c`), in packet time:
+
+- `limit`: alert on the first `count` matches of each `seconds` window;
+- `threshold`: alert on every `count`-th match within a window (the counter restarts);
+- `both`: alert once per window, on the `count`-th match;
+- `backoff`: alert on the `count`-th match, then the `count*multiplier`-th, then the
+  `count*multiplier^2`-th... (by_flow only in Suricata; any track here);
+- `detection_filter`: alert on every match after the `count`-th within the window.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from tocsin.detect.model import Flowbit, Threshold
+
+
+class FlowBits:
+    """Named bits per flow id."""
+
+    __slots__ = ("bits",)
+
+    def __init__(self) -> None:
+        self.bits: dict[int, set[str]] = {}
+
+    def check(self, fid: int, fb: Flowbit) -> bool:
+        """True when a condition (`isset` / `isnotset`) holds; actions return True."""
+        have = self.bits.get(fid)
+        if fb.cmd == "isset":
+            if not have:
+                return False
+            if fb.any_of:
+                return any(n in have for n in fb.names)
+            return all(n in have for n in fb.names)
+        if fb.cmd == "isnotset":
+            if not have:
+                return True
+            if fb.any_of:
+                return any(n not in have for n in fb.names)
+            return all(n not in have for n in fb.names)
+        return True
+
+    def apply(self, fid: int, fb: Flowbit) -> None:
+        if fb.cmd == "set":
+            self.bits.setdefault(fid, set()).update(fb.names)
+        elif fb.cmd == "unset":
+            have = self.bits.get(fid)
+            if have:
+                have.difference_update(fb.names)
+        elif fb.cmd == "toggle":
+            have = self.bits.setdefault(fid, set())
+            for n in fb.names:
+                if n in have:
+                    have.discard(n)
+                else:
+                    have.add(n)
+
+    def drop(self, fid: int) -> None:
+        self.bits.pop(fid, None)
+
+
+class _Tracker:
+    __slots__ = ("count", "next_at", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start  # window start (µs)
+        self.count = 0
+        self.next_at = 0  # backoff: the match count that alerts next
+
+
+class Thresholds:
+    """Counters per (rule, track key); `allow` says whether a match becomes an alert."""
+
+    __slots__ = ("evicted", "max_trackers", "trackers")
+
+    def __init__(self, max_trackers: int = 100_000) -> None:
+        self.trackers: OrderedDict[tuple[object, ...], _Tracker] = OrderedDict()
+        self.max_trackers = max_trackers
+        self.evicted = 0
+
+    def allow(self, rule_key: tuple[int, int], th: Threshold, track: object, now_us: int) -> bool:
+        key = (rule_key, th.kind, track)
+        tr = self.trackers.get(key)
+        window = th.seconds * 1_000_000
+        if tr is None:
+            if len(self.trackers) >= self.max_trackers:
+                self.trackers.popitem(last=False)
+                self.evicted += 1
+            tr = self.trackers[key] = _Tracker(now_us)
+        elif th.kind != "backoff" and window and now_us - tr.start >= window:
+            tr.start = now_us
+            tr.count = 0
+        tr.count += 1
+        n = tr.count
+        kind = th.kind
+        if kind == "limit":
+            return n <= th.count
+        if kind == "threshold":
+            if n >= th.count:
+                tr.count = 0
+                return True
+            return False
+        if kind == "both":
+            return n == th.count
+        if kind == "detection_filter":
+            return n > th.count
+        # backoff: alerts on the count-th match, then count*multiplier, count*multiplier^2...
+        if tr.next_at == 0:
+            tr.next_at = max(th.count, 1)
+        if n == tr.next_at:
+            tr.next_at = tr.next_at * max(th.multiplier, 1)
+            return True
+        return False
