@@ -37,10 +37,12 @@ import profile_tocsin
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results"
-TOOLS = ("tocsin", "tocsin-core", "tshark", "tshark-fields", "dpkt", "nfstream")
-# tocsin: every parser on; tocsin-core: decode + flows + EVE flow output (--no-app-layer)
+TOOLS = ("tocsin", "tocsin-rules", "tocsin-core", "tshark", "tshark-fields", "dpkt", "nfstream")
+# tocsin: every parser on; tocsin-rules: every parser and every ET Open rule of the corpus;
+# tocsin-core: decode + flows + EVE flow output (--no-app-layer)
 TARGETS = {
     ("mixed", "tocsin"): {"pps": 1_000_000},
+    ("mixed", "tocsin-rules"): {"pps": 600_000},
     ("mixed", "tocsin-core"): {"pps": 2_000_000, "steady_pps": 3_000_000},
     ("flood", "tocsin"): {"pps": 1_000_000, "rss_mb": 1024},
 }
@@ -117,6 +119,9 @@ def tool_command(tool: str, inp: Input, args: argparse.Namespace) -> tuple[list[
         cmd = [*shlex.split(args.tocsin_cmd), "analyze", str(inp.path)]
         if tool == "tocsin-core":
             cmd.append("--no-app-layer")
+        if tool == "tocsin-rules":
+            for f in rule_files(args):
+                cmd += ["--rules", str(f)]
         return [*cmd, "--eve", str(eve), "--summary-json", str(summary), "--no-progress"], summary
     out = stem.with_suffix(".out")
     if tool == "tshark":
@@ -126,6 +131,14 @@ def tool_command(tool: str, inp: Input, args: argparse.Namespace) -> tuple[list[
         return ["tshark", "-n", "-r", str(inp.path), "-T", "fields", *fields], out
     script = BENCH / "peers" / f"{tool}_flows.py"
     return [sys.executable, str(script), str(inp.path)], out
+
+
+def rule_files(args: argparse.Namespace) -> list[Path]:
+    """The rule files of the tocsin-rules rows (every ET Open file of the corpus)."""
+    files = sorted(Path(args.rules_dir).glob("*.rules"))
+    if not files:
+        raise SystemExit(f"no .rules files in {args.rules_dir} (set --rules-dir)")
+    return files
 
 
 def measure_tool(tool: str, inp: Input, args: argparse.Namespace) -> Row:
@@ -184,6 +197,17 @@ def _row(
             row.py_share = py / inp.packets
             row.detail["packets_python"] = py
             row.detail["packets_parsed"] = counters.get("app_layer.packets_parsed")
+        if tool == "tocsin-rules":
+            row.detail["detect"] = {
+                "rules": counters.get("detect.rules"),
+                "candidates": counters.get("detect.candidates"),
+                "candidates_per_packet": (counters.get("detect.candidates") or 0) / inp.packets,
+                "scanned_packets": counters.get("detect.scanned_packets"),
+                "scanned_bytes": counters.get("detect.scanned_bytes"),
+                "tx_rounds": counters.get("detect.tx_rounds"),
+                "alerts": counters.get("detect.alert"),
+                **(parsed.get("detect_timings_s") or {}),
+            }
         row.startup_s = _num(parsed.get("startup_s"))
         row.steady_pps = _num(parsed.get("steady_pps"))
         row.detail["tool_wall_s"] = _num(parsed.get("wall_s"))
@@ -332,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slice-packets", type=int, default=1_000_000)
     ap.add_argument("--full-peers", action="store_true", help="peers on the whole capture too")
     ap.add_argument("--tocsin-cmd", default="tocsin", help="command run as `CMD analyze ...`")
+    ap.add_argument(
+        "--rules-dir",
+        default=str(BENCH.parent.parent / "shared" / "corpus" / "rules" / "et-open"),
+        help="rule files (*.rules) loaded by the tocsin-rules rows (default: the corpus's ET Open)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs per row, keep the fastest")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     ap.add_argument("--keep-eve", action="store_true", help="keep Tocsin's EVE files")
@@ -370,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure_tool("tocsin", whole, args))
             if part.packets < whole.packets:
                 rows.append(measure_tool("tocsin", part, args))
+        if "tocsin-rules" in tools and capture == "mixed":
+            rows.append(measure_tool("tocsin-rules", whole, args))
         if "tocsin-core" in tools:
             rows.append(measure_tool("tocsin-core", whole, args))
         for tool in (t for t in TOOLS if t in tools and not t.startswith("tocsin")):
@@ -426,6 +457,23 @@ def render(
         *(target_lines(rows) or ["- (no Tocsin whole-capture row)"]),
         "",
     ]
+    sig = [r for r in rows if r.tool == "tocsin-rules" and "detect" in r.detail]
+    if sig:
+        parts += ["## Signature engine (tocsin-rules)", ""]
+        parts += [
+            "| capture | rules | alerts | candidates / packet | payloads scanned | "
+            "MB scanned | tx rounds | prefilter s | confirmation s | wall s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sig:
+            d = r.detail["detect"]
+            parts.append(
+                f"| {r.capture} | {d.get('rules')} | {d.get('alerts')} | "
+                f"{d.get('candidates_per_packet', 0):.4f} | {d.get('scanned_packets')} | "
+                f"{(d.get('scanned_bytes') or 0) / 1e6:.0f} | {d.get('tx_rounds')} | "
+                f"{d.get('prefilter_s', 0):.1f} | {d.get('confirm_s', 0):.1f} | {r.wall_s:.1f} |"
+            )
+        parts.append("")
     if profile:
         parts += ["## Profile: tocsin analyze on mixed (top 30 by cumulative time)", "", "```"]
         parts += [profile.rstrip(), "```", ""]

@@ -49,6 +49,11 @@ def test(
         "--lenient-rules",
         help="A rule that does not load is a warning, not a failure of its test.",
     ),
+    alerts_only: bool = typer.Option(
+        False,
+        "--alerts-only",
+        help="Judge only the checks on alerts (the others are reported as skipped checks).",
+    ),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the results as a markdown report here."
     ),
@@ -93,6 +98,7 @@ def test(
         version=version,
         test_versions=not ignore_versions,
         strict_rules=not lenient_rules,
+        alerts_only=alerts_only,
         output_dir=keep,
         on_result=show,
     )

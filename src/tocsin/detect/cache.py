@@ -3,10 +3,10 @@
 `load_engine(paths, ...)` parses the rule files (`detect.rules`), builds the `DetectEngine`
 (fast patterns compiled into Hyperscan databases) and stores both in the cache directory,
 keyed by a hash of everything the result depends on: the rule files' bytes, the variables,
-the classification file, and the versions of Tocsin and Hyperscan. The next run with the same
-inputs loads the parsed rules and the serialised databases instead of redoing the work (ET
-Open: seconds cold, well under a second warm). A cache entry that cannot be read is ignored
-and rewritten; a cache directory that cannot be written only costs the speed-up.
+the classification file, the detection code's sources, and Hyperscan's version. The next run
+with the same inputs loads the parsed rules and the serialised databases instead of redoing
+the work (ET Open: seconds cold, well under a second warm). A cache entry that cannot be read
+is ignored and rewritten; a cache directory that cannot be written only costs the speed-up.
 
 Cache directory: `$TOCSIN_CACHE_DIR`, else `$XDG_CACHE_HOME/tocsin`, else `~/.cache/tocsin`.
 """
@@ -29,7 +29,7 @@ from tocsin.detect.model import RuleSet
 from tocsin.detect.rules.address import RuleVars
 from tocsin.detect.rules.loader import load_rules
 
-_FORMAT = 1
+_FORMAT = 2  # single-match databases
 
 
 def cache_dir() -> Path:
@@ -47,9 +47,20 @@ class Loaded:
     from_cache: bool
 
 
+def _code_hash() -> bytes:
+    """The detection code's own sources: a cached rule set is only as good as the parser and
+    compiler that made it."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for src in sorted(root.rglob("*.py")):
+        h.update(src.read_bytes())
+    return h.digest()
+
+
 def _key(paths: Sequence[Path], vars: RuleVars | None, classification: Path | None) -> str:
     h = hashlib.sha256()
     h.update(f"{_FORMAT}|{__version__}|{getattr(hyperscan, '__version__', '')}|".encode())
+    h.update(_code_hash())
     for p in [*paths, *([classification] if classification else [])]:
         h.update(str(p.resolve()).encode() + b"\0")
         h.update(p.read_bytes())

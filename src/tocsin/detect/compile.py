@@ -24,6 +24,7 @@ from tocsin.applayer.protos import ALPROTO_CODE
 from tocsin.detect.buffers.registry import spec
 from tocsin.detect.match.inspect import CompiledBuffer, compile_buffer
 from tocsin.detect.model import PAYLOAD, AddrSet, Match, PortSet, Rule
+from tocsin.detect.transforms import split_key
 
 # buffer name prefix -> the app-layer event that carries it
 _BUFFER_PROTO = (
@@ -55,7 +56,9 @@ _ACTION_RANK = {"pass": 0, "drop": 1, "reject": 2, "rejectsrc": 2, "rejectdst": 
 
 
 def buffer_proto(name: str) -> str | None:
-    """The app-layer protocol word a buffer belongs to (None for the packet payload)."""
+    """The app-layer protocol word a buffer (or a transformed buffer's key, `detect.transforms`)
+    belongs to (None for the packet payload)."""
+    name = split_key(name)[0]
     for prefix, proto in _BUFFER_PROTO:
         if name.startswith(prefix):
             return proto
@@ -92,7 +95,7 @@ class CompiledRule:
     any_port: bool
     # tx rules: the direction each app buffer is inspected in, and the rule's own direction
     # (to_client when it reads any response-side buffer)
-    tx_dirs: dict[str, int] = field(default_factory=dict)
+    tx_dirs: dict[str, int | None] = field(default_factory=dict)  # None: either way
     tx_dir: int = 0
     _compiled: dict[str, CompiledBuffer] | None = field(default=None)
 
@@ -141,7 +144,7 @@ def _is_iponly(rule: Rule) -> bool:
 def classify(rule: Rule, order: int) -> CompiledRule:
     app_word: str | None = None
     for name in rule.buffers:
-        if name == PAYLOAD:
+        if split_key(name)[0] == PAYLOAD:
             continue
         word = buffer_proto(name)
         if word is not None:
@@ -153,15 +156,16 @@ def classify(rule: Rule, order: int) -> CompiledRule:
         kind = "iponly"
     else:
         kind = "packet"
-    tx_dirs: dict[str, int] = {}
+    tx_dirs: dict[str, int | None] = {}
     if app_word is not None:
         fo = rule.flow.to_server
-        default = 0 if fo is None or fo else 1
+        default = None if fo is None else (0 if fo else 1)
         for name in rule.buffers:
-            if name == PAYLOAD:
+            base = split_key(name)[0]
+            if base == PAYLOAD:
                 continue
             try:
-                own = spec(name).direction
+                own = spec(base).direction
             except KeyError:
                 own = None
             tx_dirs[name] = default if own is None else own
@@ -182,7 +186,7 @@ def classify(rule: Rule, order: int) -> CompiledRule:
         any_addr=rule.src.is_any and rule.dst.is_any,
         any_port=rule.sport.is_any and rule.dport.is_any,
         tx_dirs=tx_dirs,
-        tx_dir=max(tx_dirs.values(), default=0),
+        tx_dir=max((d for d in tx_dirs.values() if d is not None), default=0),
     )
 
 

@@ -12,6 +12,11 @@ One `DetectEngine` per worker. The pipeline calls it at two places:
   each buffer's database, and candidate rules evaluated once their buffers are complete; each
   rule is decided once per transaction.
 
+A transformed buffer (`detect.transforms`: `"dns.query|dotprefix"`) is a buffer of its own, with
+its own prefilter database: its values are its base buffer's, transformed, once per inspection
+round. A rule whose fast pattern is in a transformed packet payload has no raw-payload prefilter:
+it is a candidate wherever its header allows.
+
 A match runs the rule's flowbit actions, then its threshold / detection_filter, then becomes an
 EVE `alert` (unless `noalert`). Alerts are returned tagged with their packet index, so the
 pipeline writes them in packet order with flow and app-layer events, and the flow's
@@ -34,16 +39,19 @@ from tocsin.applayer.protos import ALPROTO_NAMES
 from tocsin.decode.layout import FLAG_FLOW, FLAG_IP, FLAG_PORTS
 from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
 from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
-from tocsin.detect.model import PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
+from tocsin.detect.model import ANY_ADDR, PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
 from tocsin.detect.prefilter import PatternSet
 from tocsin.detect.state import FlowBits, Thresholds
+from tocsin.detect.transforms import SEP, apply, split_key
 from tocsin.flow.layout import FF_ALERTED, PS_APP, PS_ESTABLISHED, PS_FIRST
 from tocsin.model.events import AlertEvent, AlertFlow, AlertInfo
 from tocsin.model.ids import FlowId, ip_text
 from tocsin.output.eve_flow import PROTO_NAMES
 from tocsin.output.timefmt import eve_timestamp
 
-_ACTIONS = {"alert": "allowed", "pass": "allowed"}  # offline: nothing is blocked
+# what `alert.action` says: Tocsin watches a copy of the traffic (IDS), so a drop or reject
+# rule blocks nothing: it alerts like Suricata in IDS mode
+_ACTION = "allowed"
 _V4_MASK = (1 << 32) - 1
 
 
@@ -187,12 +195,16 @@ class DetectEngine:
         self._v4: dict[int, _V4Table] = {}
         self._ports: dict[int, _V4Table] = {}
         self._by_word: dict[str, list[tuple[str, PatternSet]]] = {}
+        self.passed: set[int] = set()  # flows an IP-only pass rule let through
         pkt_pats: dict[tuple[bytes, bool], list[int]] = {}
         tx_pats: dict[str, dict[tuple[bytes, bool], list[int]]] = {}
         self.pkt_nofp: list[CompiledRule] = []
         self.iponly: list[CompiledRule] = []
         self.tx_nofp: dict[str, list[int]] = {}  # app word -> rule orders
         self.tx_words: set[str] = set()
+        self.tx_buffers: set[str] = set()  # every buffer some tx rule reads (transformed or not)
+        # packet rules with a transformed packet payload: order -> (key, transforms)
+        self._pkt_xf: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
         for cr in self.rules:
             if cr.kind == "iponly":
                 self.iponly.append(cr)
@@ -201,16 +213,22 @@ class DetectEngine:
             if cr.kind == "tx":
                 assert cr.app_word is not None
                 self.tx_words.add(cr.app_word)
-                if fp is None or fp[0] == PAYLOAD:
+                self.tx_buffers.update(split_key(n)[0] for n in cr.tx_dirs)
+                if fp is None or split_key(fp[0])[0] == PAYLOAD:
                     self.tx_nofp.setdefault(cr.app_word, []).append(cr.order)
                 else:
                     key = (fp_bytes(fp[1]), fp[1].nocase)
                     tx_pats.setdefault(fp[0], {}).setdefault(key, []).append(cr.order)
-            elif fp is None:
+                continue
+            xf = [(n, split_key(n)[1]) for n in cr.rule.buffers if n != PAYLOAD]
+            if xf:
+                self._pkt_xf[cr.order] = xf
+            if fp is None or fp[0] != PAYLOAD:
                 self.pkt_nofp.append(cr)
             else:
                 key = (fp_bytes(fp[1]), fp[1].nocase)
                 pkt_pats.setdefault(key, []).append(cr.order)
+        self._iponly_keys, self._iponly_always = _key_sides(self.iponly)
         blobs = blobs or {}
         self.pkt_patterns = PatternSet(list(pkt_pats), list(pkt_pats.values()), blobs.get(PAYLOAD))
         self.tx_patterns = {
@@ -274,6 +292,13 @@ class DetectEngine:
         if self.iponly:
             first = ((pstate & PS_FIRST) != 0) | (~flows & ((pk["flags"] & FLAG_IP) != 0))
             rows = np.flatnonzero(first)
+            if rows.size and not self._iponly_always:
+                # only packets with an address in some rule's selective side can match
+                sub = pk[rows]
+                key = self._iponly_keys
+                near = self._set_mask(key, sub["src_hi"], sub["src_lo"])
+                near |= self._set_mask(key, sub["dst_hi"], sub["dst_lo"])
+                rows = rows[near]
             if rows.size:
                 sub = pk[rows]
                 for cr in self.iponly:
@@ -287,13 +312,24 @@ class DetectEngine:
         if not cands:
             return []
         out: list[tuple[int, msgspec.Struct]] = []
-        for k in sorted(cands):
-            p = self._pkt(k, pk, data, pos, ts_us, slot, direction, flow_id, pstate, fl)
+        passed = self.passed
+        ks = sorted(cands)
+        for p in self._pkts(ks, pk, data, pos, ts_us, slot, direction, flow_id, pstate, fl):
+            k = p.idx
+            if passed and p.fid in passed:
+                continue
             p.pcnt = int(pcnt[k]) if pcnt is not None else pcnt_base + k + 1
             for order in sorted(cands[k]):
                 cr = self.rules[order]
                 self.candidates += 1
                 if self._match_packet(cr, p):
+                    if cr.rule.action == "pass":
+                        # pass: no alert, and no other rule for this packet (pass rules run
+                        # first); an IP-only pass rule lets the whole flow pass
+                        self._apply_flowbits(cr.rule, p.fid)
+                        if cr.kind == "iponly" and p.rec is not None:
+                            passed.add(p.fid)
+                        break
                     ev = self._fire(cr, p.fid, p.src, p.dst, p.ts, partial(self._pkt_alert, cr, p))
                     if ev is not None:
                         out.append((k, ev))
@@ -302,9 +338,9 @@ class DetectEngine:
         self.confirm_s += perf_counter() - t1
         return out
 
-    def _pkt(
+    def _pkts(
         self,
-        k: int,
+        ks: list[int],
         pk: npt.NDArray[np.void],
         data: npt.NDArray[np.uint8],
         pos: npt.NDArray[np.int64],
@@ -314,37 +350,61 @@ class DetectEngine:
         flow_id: npt.NDArray[np.uint64],
         pstate: npt.NDArray[np.uint8],
         fl: npt.NDArray[np.void],
-    ) -> _Pkt:
-        r = pk[k]
-        p = _Pkt()
-        p.idx = k
-        p.ipver = int(r["ipver"])
-        p.src = (int(r["src_hi"]) << 64) | int(r["src_lo"])
-        p.dst = (int(r["dst_hi"]) << 64) | int(r["dst_lo"])
-        p.ports = bool(int(r["flags"]) & FLAG_PORTS)
-        p.sport = int(r["sport"])
-        p.dport = int(r["dport"])
-        p.proto = int(r["proto"])
-        p.flags = int(r["tcp_flags"])
-        p.ttl = int(r["ttl"])
-        p.itype = int(r["icmp_type"])
-        p.icode = int(r["icmp_code"])
-        p.ts = int(ts_us[k])
-        p.slot = int(slot[k])
-        p.dir = int(direction[k])
-        p.fid = int(flow_id[k])
-        p.ps = int(pstate[k])
-        rec = fl[p.slot] if p.slot >= 0 else None
+    ) -> list[_Pkt]:
+        """The candidate packets' fields, read column by column (not record by record)."""
+        idx = np.asarray(ks, dtype=np.int64)
+        sub = pk[idx]
+        cols = [
+            sub[c].tolist()
+            for c in (
+                "ipver", "src_hi", "src_lo", "dst_hi", "dst_lo", "flags", "sport", "dport",
+                "proto", "tcp_flags", "ttl", "icmp_type", "icmp_code", "pay_len", "pay_off",
+            )
+        ]  # fmt: skip
+        slots = slot[idx].tolist()
+        fids = flow_id[idx].tolist()
+        sl = np.asarray(slots, dtype=np.int64)
+        has = sl >= 0
+        rec_fid = np.zeros(idx.size, dtype=np.uint64)
+        rec_app = np.zeros(idx.size, dtype=np.int64)
+        if has.any():
+            recs = fl[sl[has]]
+            rec_fid[has] = recs["flow_id"]
+            rec_app[has] = recs["app_proto"]
         # the flow may have ended later in the sub-batch and its slot been taken by another
-        p.rec = rec if rec is not None and int(rec["flow_id"]) == p.fid else None
-        p.app = int(p.rec["app_proto"]) if p.rec is not None else 0
-        plen = int(r["pay_len"])
-        if plen > 0:
-            s = int(pos[k]) + int(r["pay_off"])
-            p.pay = data[s : s + plen].tobytes()
-        else:
-            p.pay = b""
-        return p
+        same = (has & (rec_fid == flow_id[idx])).tolist()
+        apps = rec_app.tolist()
+        starts = (pos[idx] + sub["pay_off"]).tolist()
+        extra = zip(ts_us[idx].tolist(), direction[idx].tolist(), pstate[idx].tolist(), strict=True)
+        out: list[_Pkt] = []
+        mv = data.data
+        for j, (ts, d, ps) in enumerate(extra):
+            (ipver, shi, slo, dhi, dlo, flg, sp, dp, proto, tfl, ttl, it, ic, plen, _) = (
+                c[j] for c in cols
+            )
+            p = _Pkt()
+            p.idx = ks[j]
+            p.ipver = ipver
+            p.src = (shi << 64) | slo
+            p.dst = (dhi << 64) | dlo
+            p.ports = bool(flg & FLAG_PORTS)
+            p.sport = sp
+            p.dport = dp
+            p.proto = proto
+            p.flags = tfl
+            p.ttl = ttl
+            p.itype = it
+            p.icode = ic
+            p.ts = ts
+            p.slot = slots[j]
+            p.dir = d
+            p.fid = fids[j]
+            p.ps = ps
+            p.rec = fl[slots[j]] if same[j] else None
+            p.app = apps[j] if same[j] else 0
+            p.pay = bytes(mv[starts[j] : starts[j] + plen]) if plen > 0 else b""
+            out.append(p)
+        return out
 
     def _match_packet(self, cr: CompiledRule, p: _Pkt) -> bool:
         rule = cr.rule
@@ -352,12 +412,8 @@ class DetectEngine:
             return False
         if not cr.match_addrs(p.src, p.sport, p.dst, p.dport, p.ports):
             return False
-        if rule.app_proto is not None:
-            # the protocol as known at this packet (a rule for http does not see the
-            # handshake, nor anything before the first payload told the protocol)
-            same = bool(p.ps & PS_APP) and ALPROTO_NAMES[p.app] == rule.app_proto
-            if same == rule.app_proto_negated:
-                return False
+        if rule.app_proto is not None and not _app_ok(rule, bool(p.ps & PS_APP), p.app):
+            return False
         fo = rule.flow
         if fo.to_server is not None and (p.dir == 0) != fo.to_server:
             return False
@@ -378,8 +434,15 @@ class DetectEngine:
         if not self._flowbits_ok(rule, p.fid):
             return False
         bufs = cr.buffers()
+        xf = self._pkt_xf.get(cr.order)
+        if xf is None:
+            cb = bufs.get(PAYLOAD)
+            return cb is None or cb.inspect(p.pay, None)
+        env: dict[str, int] = {}
         cb = bufs.get(PAYLOAD)
-        return cb is None or cb.inspect(p.pay, None)
+        if cb is not None and not cb.inspect(p.pay, env):
+            return False
+        return all(bufs[name].inspect(apply(specs, p.pay), env) for name, specs in xf)
 
     def _header_mask(
         self,
@@ -457,6 +520,16 @@ class DetectEngine:
                 return False
         return True
 
+    def _apply_flowbits(self, rule: Rule, fid: int) -> bool:
+        """A rule matched: its flowbit actions. True when it must not alert (noalert)."""
+        silent = rule.noalert
+        for fb in rule.flowbits:
+            if fb.cmd == "noalert":
+                silent = True
+            else:
+                self.flowbits.apply(fid, fb)
+        return silent
+
     def _fire(
         self,
         cr: CompiledRule,
@@ -468,13 +541,7 @@ class DetectEngine:
     ) -> AlertEvent | None:
         """A rule matched: flowbit actions, thresholds, then the alert (or None)."""
         rule = cr.rule
-        silent = rule.noalert
-        for fb in rule.flowbits:
-            if fb.cmd == "noalert":
-                silent = True
-            else:
-                self.flowbits.apply(fid, fb)
-        if silent:
+        if self._apply_flowbits(rule, fid):
             return None
         for th in (rule.detection_filter, rule.threshold):
             if th is None:
@@ -497,7 +564,7 @@ class DetectEngine:
 
     def _info(self, rule: Rule) -> AlertInfo:
         return AlertInfo(
-            action=_ACTIONS.get(rule.action, "blocked"),
+            action=_ACTION,
             gid=rule.gid,
             signature_id=rule.sid,
             rev=rule.rev,
@@ -511,12 +578,7 @@ class DetectEngine:
         hi_lo = (p.src >> 64, p.src & ((1 << 64) - 1), p.dst >> 64, p.dst & ((1 << 64) - 1))
         src_ip = ip_text(p.ipver, hi_lo[0], hi_lo[1])
         dst_ip = ip_text(p.ipver, hi_lo[2], hi_lo[3])
-        flow = None
-        app = None
-        if p.rec is not None:
-            rec = p.rec
-            flow = _alert_flow(rec)
-            app = ALPROTO_NAMES[p.app] or None
+        app = ALPROTO_NAMES[p.app] or None if p.rec is not None else None
         return AlertEvent(
             timestamp=eve_timestamp(p.ts),
             alert=self._info(cr.rule),
@@ -531,10 +593,13 @@ class DetectEngine:
             pkt_src="wire/pcap",
             direction=("to_server" if p.dir == 0 else "to_client") if p.rec is not None else None,
             app_proto=app,
-            flow=flow,
         )
 
     # -- transactions and protocol events ----------------------------------------------------
+
+    def reads(self, buffer: str) -> bool:
+        """Whether some tx rule inspects this buffer."""
+        return buffer in self.tx_buffers
 
     def wants(self, word: str) -> bool:
         """Whether any tx rule inspects this protocol's buffers."""
@@ -560,27 +625,44 @@ class DetectEngine:
         decided once all its buffers are complete, or at the final round with what there is,
         and only once per transaction (`tx_key`). `app_obj()` is the alert's app-layer field
         (e.g. {"http": HttpInfo})."""
+        if self.passed and ctx.fid in self.passed:
+            return []
         t0 = perf_counter()
-        decided = ctx.decided.setdefault(tx_key, set())
-        cands = set(self.tx_nofp.get(word, ()))
+        st = ctx.txs.get(tx_key)
+        if st is None:  # first round: the rules without a fast pattern are candidates
+            st = ctx.txs[tx_key] = _TxState(set(self.tx_nofp.get(word, ())))
+        decided, cands, scanned = st.decided, st.pending, st.scanned
+        memo: dict[tuple[str, int | None], list[bytes]] = {}
+        ready_memo: dict[tuple[str, int | None], bool] = {}
         for name, ps in self._tx_sets(word):
-            for v in bufs.multi(name):
+            if name in scanned:
+                continue  # complete when it was scanned: its candidates are already here
+            complete = _ready(bufs, name, None, ready_memo)
+            for v in _tx_values(bufs, name, None, memo):
                 for pid in ps.scan(v):
                     cands.update(ps.rules[pid])
+            if complete:
+                scanned.add(name)
         cands -= decided
         out: list[AlertEvent] = []
         t1 = perf_counter()
         self.prefilter_s += t1 - t0
         self.tx_rounds += 1
-        for order in sorted(cands):
+        for order in sorted(cands):  # a copy: decided rules leave `cands` as we go
             cr = self.rules[order]
-            if not final and not all(bufs.ready(n, d) for n, d in cr.tx_dirs.items()):
+            if not final and not all(_ready(bufs, n, d, ready_memo) for n, d in cr.tx_dirs.items()):
                 continue
             decided.add(order)
+            cands.discard(order)
             self.candidates += 1
-            if not self._match_tx(cr, ctx, bufs):
+            d = self._match_tx(cr, ctx, bufs, memo)
+            if d is None:
                 continue
-            d = cr.tx_dir
+            if cr.rule.action == "pass":  # the rest of this transaction is let through
+                decided.update(cands)
+                cands.clear()
+                self._apply_flowbits(cr.rule, ctx.fid)
+                break
             src, dst = (ctx.addrs[0], ctx.addrs[2]) if d == 0 else (ctx.addrs[2], ctx.addrs[0])
             ev = self._fire(
                 cr,
@@ -594,7 +676,7 @@ class DetectEngine:
                 out.append(ev)
                 ctx.alerted = True
         if final:
-            ctx.decided.pop(tx_key, None)
+            ctx.txs.pop(tx_key, None)
         self.confirm_s += perf_counter() - t1
         return out
 
@@ -606,32 +688,45 @@ class DetectEngine:
             ]
         return got
 
-    def _match_tx(self, cr: CompiledRule, ctx: TxCtx, bufs: TxBuffers) -> bool:
+    def _match_tx(
+        self,
+        cr: CompiledRule,
+        ctx: TxCtx,
+        bufs: TxBuffers,
+        memo: dict[tuple[str, int | None], list[bytes]],
+    ) -> int | None:
+        """The direction the rule matched the transaction in (0 to_server, 1 to_client: a
+        buffer inspected both ways, in a rule with no `flow` direction, matches either), or
+        None. `memo`: the round's transformed buffers (`_tx_values`)."""
         rule = cr.rule
-        a = ctx.addrs
-        d = cr.tx_dir
-        src, sport, dst, dport = (a[0], a[1], a[2], a[3]) if d == 0 else (a[2], a[3], a[0], a[1])
         if cr.ip_protos is not None and ctx.proto not in cr.ip_protos:
-            return False
-        if not cr.match_addrs(src, sport, dst, dport, True):
-            return False
+            return None
         if rule.flow.established is False:
-            return False
+            return None
         if not self._flowbits_ok(rule, ctx.fid):
-            return False
+            return None
         compiled = cr.buffers()
         env: dict[str, int] = {}
+        d = cr.tx_dir
         for name, bd in cr.tx_dirs.items():
-            try:
-                vals = bufs.multi(name, bd)
-            except KeyError:
-                return False
-            if not vals:
-                return False
             cb = compiled[name]
-            if not any(cb.inspect(v, env) for v in vals):
-                return False
-        return True
+            hit = None
+            for dd in (0, 1) if bd is None else (bd,):
+                try:
+                    vals = _tx_values(bufs, name, dd, memo)
+                except KeyError:
+                    vals = []
+                if any(cb.inspect(v, env) for v in vals):
+                    hit = dd
+                    break
+            if hit is None:
+                return None
+            d = max(d, hit)
+        a = ctx.addrs
+        src, sport, dst, dport = (a[0], a[1], a[2], a[3]) if d == 0 else (a[2], a[3], a[0], a[1])
+        if not cr.match_addrs(src, sport, dst, dport, True):
+            return None
+        return d
 
     def _tx_alert(
         self,
@@ -664,9 +759,10 @@ class DetectEngine:
         )
 
     def flows_ended(self, fids: npt.NDArray[np.uint64]) -> None:
-        if self.flowbits.bits:
+        if self.flowbits.bits or self.passed:
             for fid in fids.tolist():
                 self.flowbits.drop(int(fid))
+                self.passed.discard(int(fid))
 
     def timings(self) -> dict[str, float]:
         """Seconds spent finding candidates and confirming them (for the run summary, not
@@ -696,23 +792,105 @@ class TxBuffers(Protocol):
 class TxCtx:
     """A flow's detection state on the app-layer side: its EVE header per direction, its
     addresses as integers (client, client port, server, server port, IP protocol), and the
-    rules already decided per transaction."""
+    inspection state of its transactions in progress."""
 
-    __slots__ = ("addrs", "alerted", "decided", "fid", "hdr", "proto")
+    __slots__ = ("addrs", "alerted", "fid", "hdr", "proto", "txs")
 
     def __init__(self, fid: int, hdr: tuple[dict[str, Any], ...], addrs: tuple[int, ...]) -> None:
         self.fid = fid
         self.hdr = hdr
         self.addrs = addrs
         self.proto = addrs[4]
-        self.decided: dict[int, set[int]] = {}
+        self.txs: dict[int, _TxState] = {}
         self.alerted = False
 
 
-def _alert_flow(rec: np.void) -> AlertFlow:
+class _TxState:
+    """One transaction's inspection so far: rules decided, candidates waiting for their
+    buffers, buffers already scanned complete (not scanned again in later rounds)."""
+
+    __slots__ = ("decided", "pending", "scanned")
+
+    def __init__(self, pending: set[int]) -> None:
+        self.decided: set[int] = set()
+        self.pending = pending
+        self.scanned: set[str] = set()
+
+
+def _ready(
+    bufs: TxBuffers, name: str, direction: int | None, memo: dict[tuple[str, int | None], bool]
+) -> bool:
+    got = memo.get((name, direction))
+    if got is None:
+        got = memo[name, direction] = bufs.ready(split_key(name)[0], direction)
+    return got
+
+
+def _tx_values(
+    bufs: TxBuffers,
+    name: str,
+    direction: int | None,
+    memo: dict[tuple[str, int | None], list[bytes]],
+) -> list[bytes]:
+    """A tx buffer's instances in `direction` (both for None). A transformed buffer's
+    (`base|t1|t2`) are its base buffer's through the transforms, computed once per round
+    (`memo`). `KeyError` for a name that is not a buffer of this transaction's protocol."""
+    got = memo.get((name, direction))
+    if got is None:
+        if SEP not in name:
+            got = memo[name, direction] = bufs.multi(name, direction)
+        else:
+            base, specs = split_key(name)
+            got = memo[name, direction] = [apply(specs, v) for v in bufs.multi(base, direction)]
+    return got
+
+
+def _key_sides(rules: list[CompiledRule]) -> tuple[AddrSet, bool]:
+    """The union of the IP-only rules' selective sides (of source and destination, the one
+    covering fewer addresses: the bad-address list of `[list] -> $HOME_NET`), and whether
+    some rule has none (any to any: every packet is a candidate)."""
+    lo: list[int] = []
+    hi: list[int] = []
+    for cr in rules:
+        sides = [s for s in (cr.src, cr.dst) if not s.is_any]
+        if not sides:
+            return ANY_ADDR, True
+        side = min(sides, key=lambda s: sum(b - a for a, b in zip(s.lo, s.hi, strict=True)))
+        lo.extend(side.lo)
+        hi.extend(side.hi)
+    merged_lo: list[int] = []
+    merged_hi: list[int] = []
+    for a, b in sorted(zip(lo, hi, strict=True)):
+        if merged_hi and a <= merged_hi[-1] + 1:
+            merged_hi[-1] = max(merged_hi[-1], b)
+        else:
+            merged_lo.append(a)
+            merged_hi.append(b)
+    return AddrSet(tuple(merged_lo), tuple(merged_hi)), False
+
+
+def _app_ok(rule: Rule, known: bool, app: int) -> bool:
+    """`app-layer-protocol` (or an app-layer rule protocol) against the flow's protocol as
+    known at this packet: nothing matches before the protocol is known (a rule for http does
+    not see the handshake), negations included, as in Suricata."""
+    if not known:
+        return False
+    name = ALPROTO_NAMES[app]
+    nots = rule.extra.get("app_proto_not")
+    if nots:
+        return name not in nots
+    return (name == rule.app_proto) != rule.app_proto_negated
+
+
+def alert_flow(rec: np.void, pkts: tuple[int, int], nbytes: tuple[int, int]) -> AlertFlow:
+    """`alert.flow` from a flow record, with the counts as of the alerting packet."""
     ipver = int(rec["ipver"])
     ports = int(rec["proto"]) in (6, 17, 132)
     return AlertFlow(
+        pkts_toserver=pkts[0],
+        pkts_toclient=pkts[1],
+        bytes_toserver=nbytes[0],
+        bytes_toclient=nbytes[1],
         start=eve_timestamp(int(rec["first_ts"])),
         src_ip=ip_text(ipver, int(rec["src_hi"]), int(rec["src_lo"])),
         dest_ip=ip_text(ipver, int(rec["dst_hi"]), int(rec["dst_lo"])),

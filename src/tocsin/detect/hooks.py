@@ -41,6 +41,7 @@ class TxHooks:
         "on_events",
         "on_transactions",
         "parser",
+        "strip_certs",
         "word",
     )
 
@@ -53,6 +54,7 @@ class TxHooks:
         self.on_events = not self.on_transactions
         self._bufs: dict[int, HttpBuffers] = {}
         self.parser: Any = None  # the flow's HTTP parser (set once created)
+        self.strip_certs = False  # TLS: certificates kept for tls.certs rules, not logged
 
     # -- HTTP ----------------------------------------------------------------------------------
 

@@ -117,10 +117,13 @@ class AlertInfo(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class AlertFlow(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The flow of an alert (Suricata's `alert.flow`): its start and its initiator's side.
-    Packet and byte counts are in the flow's own event when it ends (counts as of the
-    alerting packet would depend on how packets were batched)."""
+    """The flow of an alert (Suricata's `alert.flow`): counts as of the alerting packet (or
+    the flow's end, for an alert raised when it ended), its start, its initiator's side."""
 
+    pkts_toserver: int
+    pkts_toclient: int
+    bytes_toserver: int
+    bytes_toclient: int
     start: str
     src_ip: str | None = None
     dest_ip: str | None = None

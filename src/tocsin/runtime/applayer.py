@@ -382,10 +382,16 @@ class AppLayer:
             )
             if hooks is not None and hooks.on_events:
                 hooks.event(str(tag), body, direction, ts_us, tx_id)
+                if hooks.strip_certs:  # kept for tls.certs rules only, not logged
+                    body = msgspec.structs.replace(body, certificate=None, chain=None)
+                    ev = msgspec.structs.replace(ev, tls=body)
             self.events.append((self._idx, ev))
             self._bump(self.counters, f"app_layer.tx.{af.word}")
 
-        if hooks is not None and hooks.on_transactions:
+        if hooks is not None and word == "tls" and self.detect is not None:
+            hooks.strip_certs = self.detect.reads("tls.certs")
+            af.parser = cls(emit, self.config.limits, certificates=hooks.strip_certs)  # type: ignore[call-arg]
+        elif hooks is not None and hooks.on_transactions:
             af.parser = cls(
                 emit, self.config.limits, inspect_bodies=True, on_transaction=hooks.final
             )  # type: ignore[call-arg]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +31,7 @@ from tocsin.decode.layout import (
     FLAG_PORTS,
     new_packets,
 )
-from tocsin.detect.engine import DetectEngine
+from tocsin.detect.engine import DetectEngine, alert_flow
 from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER, FF_ALERTED
 from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.model import selfalerts
@@ -262,6 +263,8 @@ class Pipeline:
                 if alerts:
                     events = _merge(events, alerts)
                     _mark_alerted(items, chunks, alerts)
+                if events:
+                    events = _with_alert_flows(events, t, wirelen[a:b])
             items += self._in_order(chunks, events)
             if len(items) >= _WRITER_ITEMS:  # keep the writer thread busy meanwhile
                 self.out.sequence(items)
@@ -300,6 +303,7 @@ class Pipeline:
             )
             if alerts:
                 _mark_alerted([], chunks, alerts)
+                alerts = _with_alert_flows(alerts, t, wirelen[a:b])
             ended = stack(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
             if ended is None:
                 if alerts:
@@ -345,7 +349,7 @@ class Pipeline:
         for k, (_, ev) in enumerate(events):
             cuts.append((cut_at[k], 0, k, [ev]))
         for row, evs in closing:
-            cuts.append((row, 1, row, evs))
+            cuts.append((row, 1, row, [_ended_alert_flow(ev, ended[row]) for ev in evs]))
         cuts.sort(key=lambda c: (c[0], c[1], c[2]))
         items: list[Any] = []
         done = 0
@@ -638,3 +642,43 @@ def _mark_alerted(
         hit = np.isin(arr["flow_id"], fids)
         if hit.any():
             arr["fflags"][hit] |= FF_ALERTED
+
+
+def _with_alert_flows(
+    events: list[tuple[int, Any]], t: FlowTable, wirelen: npt.NDArray[np.uint32]
+) -> list[tuple[int, Any]]:
+    """Signature alerts get `alert.flow` with the counts as of their packet: the flow
+    record's counts at the end of the sub-batch, less the sub-batch's later packets of that
+    flow (the same whatever the batch size). Alerts of flows that ended in the sub-batch keep
+    none (their slot may hold another flow by now)."""
+    out: list[tuple[int, Any]] = []
+    fids, dirs = t.flow_id, t.direction
+    for i, ev in events:
+        if not isinstance(ev, AlertEvent) or ev.flow_id is None or ev.flow is not None:
+            out.append((i, ev))
+            continue
+        s = int(t.slot[i])
+        rec = t.fl[s] if s >= 0 else None
+        if rec is None or int(rec["flow_id"]) != ev.flow_id:
+            out.append((i, ev))
+            continue
+        later = fids[i + 1 :] == np.uint64(ev.flow_id)
+        to_srv = later & (dirs[i + 1 :] == 0)
+        to_cli = later & (dirs[i + 1 :] == 1)
+        wl = wirelen[i + 1 :]
+        pkts = (int(rec["pkts_ts"]) - int(to_srv.sum()), int(rec["pkts_tc"]) - int(to_cli.sum()))
+        nbytes = (
+            int(rec["bytes_ts"]) - int(wl[to_srv].sum()),
+            int(rec["bytes_tc"]) - int(wl[to_cli].sum()),
+        )
+        out.append((i, msgspec.structs.replace(ev, flow=alert_flow(rec, pkts, nbytes))))
+    return out
+
+
+def _ended_alert_flow(ev: Any, rec: np.void) -> Any:
+    """An alert raised as its flow ended: the flow's final counts."""
+    if not isinstance(ev, AlertEvent) or ev.flow_id is None or ev.flow is not None:
+        return ev
+    pkts = (int(rec["pkts_ts"]), int(rec["pkts_tc"]))
+    nbytes = (int(rec["bytes_ts"]), int(rec["bytes_tc"]))
+    return msgspec.structs.replace(ev, flow=alert_flow(rec, pkts, nbytes))

@@ -260,3 +260,22 @@ def test_alerts_validate_against_suricata_and_tocsin_schemas(run: Run) -> None:
     for a in got:
         jsonschema.validate(a, suricata)
         jsonschema.validate(a, ours)
+
+
+def test_tls_certs_rules_see_the_chain_which_is_not_logged(run: Run) -> None:
+    from pathlib import Path
+
+    # suricata-verify tls/tls-certs-alert (MIT): its capture and its three rules
+    pcap = Path(__file__).resolve().parents[1] / "buffers" / "fixtures" / "tls-certs-alert.pcap"
+    events = run(
+        'alert tls any any -> any any (msg:"first"; flow:established,to_client; tls.certs; '
+        'content:"|30160603550403130f|"; sid:1;)\n'
+        'alert tls any any -> any any (msg:"second"; flow:established,to_client; tls.certs; '
+        'content:"|30250603550403131e|"; sid:2;)\n'
+        'alert tls any any -> any any (msg:"third"; flow:established,to_client; tls.certs; '
+        'content:"|301e06035504031317|"; sid:3;)\n',
+        pcap,
+    )
+    assert sorted(a["alert"]["signature_id"] for a in alerts(events)) == [1, 2, 3]
+    (tls,) = [e for e in events if e["event_type"] == "tls"]
+    assert "chain" not in tls["tls"] and "certificate" not in tls["tls"]

@@ -353,11 +353,11 @@ def test_app_layer_protocol_errors(opts: str, needle: str, header: str) -> None:
         "ssl_state:client_hello",
         "tls.version:1.2",
         "byte_math:bytes 1,offset 0,oper +,rvalue 1,result x",
-        "dotprefix",
+        'pcrexform:"/a(b)/"',
         "flowint:a,+,1",
         "app-layer-event:http.foo",
-        "prefilter",
-        "DOTPREFIX",
+        "luaxform:x.lua",
+        "DOMAIN",
     ],
 )
 def test_unsupported_keywords(keyword: str) -> None:

@@ -36,6 +36,7 @@ written literally by the peer, in text that is otherwise valid, is kept as text)
 
 from __future__ import annotations
 
+import base64
 import re
 
 from tocsin.detect.buffers.registry import directions, spec
@@ -101,6 +102,9 @@ def _tls(info: TlsInfo, name: str, d: int) -> list[bytes | None]:
         return [wire(getattr(holder, field))] if holder is not None else []
     if name == "ja4.hash":
         return [wire(info.ja4)]
+    if name == "tls.certs":  # the parser logs them (base64) when a rule reads them
+        certs = info.chain or ([info.certificate] if info.certificate else [])
+        return [base64.b64decode(c) for c in certs]
     ja3 = info.ja3 if name.startswith("ja3.") else info.ja3s
     if ja3 is None:
         return []

@@ -120,6 +120,8 @@ def _specs() -> dict[str, BufferSpec]:
         ("tls.cert_issuer", "tls", _EV, _EV, False),
         ("tls.cert_serial", "tls", _EV, _EV, False),
         ("tls.cert_fingerprint", "tls", _EV, _EV, False),
+        # detect-tls-certs.c: each DER certificate of the server's chain, to_client
+        ("tls.certs", "tls", None, _EV, True),
         ("ja3.hash", "tls", _EV, None, False),
         ("ja3.string", "tls", _EV, None, False),
         ("ja3s.hash", "tls", None, _EV, False),

@@ -8,6 +8,13 @@ payload keywords' handlers, `options` the others); `build(...)` checks the whole
   following payload keywords apply to that buffer until the next sticky buffer or `pkt_data`
   (back to the packet payload, `model.PAYLOAD`); a sticky buffer followed by another with no
   keyword in between is an error;
+- **transforms** (`dotprefix`, `to_lowercase`, `xor`..., `detect.transforms`): they follow a
+  sticky buffer, before or after its first keywords, and wait for the next payload keyword;
+  that keyword and the ones after it go to the transformed buffer, keyed
+  `"<buffer>|<transform>|..."` (Suricata 8: the keywords before the transforms stay on the
+  plain buffer; once transforms are used, no more may follow until the next sticky buffer).
+  A transform with no sticky buffer, transforms left unused at a sticky buffer, `pkt_data` or
+  the rule end, and a content a transform can never produce are errors;
 - the **last content**: modifiers (nocase, depth, distance, fast_pattern...) apply to the
   last `content` of the current sticky buffer, or, with none set, to the last content of the
   rule. Legacy modifiers (`http_uri`...) move the last packet-payload content to their buffer
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from tocsin.detect import transforms as tf
 from tocsin.detect.model import (
     DEFAULT_PRIORITY,
     PAYLOAD,
@@ -64,6 +72,9 @@ class RuleBuilder:
         self.buffers: dict[str, list[Match]] = {}
         self.sticky: Buffer | None = None
         self.sticky_empty = False
+        self.cur: str | None = None  # the sticky buffer's key (its name, then with transforms)
+        self.transforms: list[str] = []  # transform specs waiting for a payload keyword
+        self.transform_ok = False  # a transform may come (Suricata's list_set)
         self.last_content: Content | None = None
         self.last_payload: Match | None = None
         self.where: dict[int, str] = {}  # id(match) -> its buffer
@@ -93,7 +104,7 @@ class RuleBuilder:
     def _append(self, buf: str, m: Match) -> None:
         self.buffers.setdefault(buf, []).append(m)
         self.where[id(m)] = buf
-        if self.sticky is not None and buf == self.sticky.name:
+        if buf == self.cur:
             self.sticky_empty = False
 
     def _set_alproto(self, proto: str | None, kw: str) -> None:
@@ -104,18 +115,25 @@ class RuleBuilder:
         self.alproto = proto
 
     def _current(self) -> str:
-        return self.sticky.name if self.sticky is not None else PAYLOAD
+        """Where the next payload keyword goes; it consumes the transforms waiting."""
+        if self.sticky is None or self.cur is None:
+            return PAYLOAD
+        if self.transforms:
+            self.cur = tf.join_key(self.sticky.name, self.transforms)
+            self.transforms = []
+            self.transform_ok = False
+        return self.cur
 
     def _place(self, relative: bool) -> str:
         if self.sticky is not None:
-            return self.sticky.name
+            return self._current()
         if relative and self.last_payload is not None:
             return self.where[id(self.last_payload)]
         return PAYLOAD
 
     def _target(self, kw: str) -> Content:
-        if self.sticky is not None:
-            for m in reversed(self.buffers.get(self.sticky.name, ())):
+        if self.sticky is not None and self.cur is not None:
+            for m in reversed(self.buffers.get(self.cur, ())):
                 if isinstance(m, Content):
                     return m
             raise RuleError(f"{kw} needs a preceding content in {self.sticky.name}", kw)
@@ -137,7 +155,13 @@ class RuleBuilder:
             self._set_alproto("http", name)
             self._append("http.uri", c)
         else:
-            self._append(self._current(), c)
+            buf = self._current()
+            if not negated and tf.SEP in buf:
+                bad = tf.incompatible(tf.split_key(buf)[1], c.pattern)
+                if bad is not None:
+                    reason = f'content string "{value}" incompatible with {bad} transform'
+                    raise RuleError(reason, name)
+            self._append(buf, c)
         self.last_content = c
         self.last_payload = c
 
@@ -191,14 +215,35 @@ class RuleBuilder:
 
     def kw_sticky(self, name: str, value: str | None, negated: bool) -> None:
         buf = STICKY[name]
+        self._unused_transforms(name)
         if self.sticky is not None and self.sticky_empty:
             raise RuleError(f"the previous sticky buffer {self.sticky.name} has no matches", name)
         self._set_alproto(buf.proto, name)
         self.sticky = buf
+        self.cur = buf.name
         self.sticky_empty = True
+        self.transform_ok = True
 
     def kw_pkt_data(self, name: str, value: str | None, negated: bool) -> None:
+        self._unused_transforms(name)
         self.sticky = None
+        self.cur = None
+        self.transform_ok = False
+
+    def kw_transform(self, name: str, value: str | None, negated: bool) -> None:
+        if self.sticky is None or not self.transform_ok:
+            raise RuleError("transforms must directly follow stickybuffers", name)
+        if len(self.transforms) >= tf.MAX_TRANSFORMS:
+            raise RuleError(f"more than {tf.MAX_TRANSFORMS} transforms on one buffer", name)
+        try:
+            self.transforms.append(tf.parse_spec(name, value))
+        except ValueError as e:
+            raise RuleError(str(e), name) from None
+
+    def _unused_transforms(self, kw: str) -> None:
+        if self.transforms:
+            last = self.transforms[-1].partition(":")[0]
+            raise RuleError(f"no match follows the transform {last} (before {kw})", last)
 
     def kw_pcre(self, name: str, value: str | None, negated: bool) -> None:
         p, pbuf = pl.parse_pcre(value or "", negated)
@@ -209,7 +254,7 @@ class RuleBuilder:
                     f"{self.sticky.name} is set: reset it with pkt_data",
                     name,
                 )
-            target = self.sticky.name
+            target = self._current()
         elif pbuf is not None:
             self._set_alproto(pbuf.proto, name)
             target = pbuf.name
@@ -246,7 +291,7 @@ class RuleBuilder:
     def kw_bsize(self, name: str, value: str | None, negated: bool) -> None:
         if self.sticky is None:
             raise RuleError("bsize needs a sticky buffer before it", name)
-        self._append(self.sticky.name, BufferSize(uint_cmp(value or "", name, 64)))
+        self._append(self._current(), BufferSize(uint_cmp(value or "", name, 64)))
 
     def kw_urilen(self, name: str, value: str | None, negated: bool) -> None:
         v, _, kind = (value or "").partition(",")
@@ -272,18 +317,20 @@ class RuleBuilder:
         """The finished rule, after the whole-rule checks (`validate`)."""
         if self.sid is None:
             raise RuleError('missing the required "sid"', "sid")
+        self._unused_transforms("the end of the rule")
         buffers = {k: v for k, v in self.buffers.items() if v}
         flow = self.flow if self.flow is not None else FlowOpts()
         validate(
             Facts(
                 buffers,
-                self.sticky.name if self.sticky is not None and self.sticky_empty else None,
+                self.cur if self.sticky is not None and self.sticky_empty else None,
                 flow,
                 self.header.get("dsize"),
                 self.require_packet,
                 self.require_stream,
             )
         )
+        _validate_transformed(buffers, flow)
         cls = self.classes.get(self.classtype) if self.classtype else None
         prio = self.priority or (cls.priority if cls else DEFAULT_PRIORITY)
         app_proto, app_neg = self.alproto, False
@@ -325,3 +372,15 @@ class RuleBuilder:
             noalert=self.noalert,
             extra=dict(self.extra),
         )
+
+
+def _validate_transformed(buffers: dict[str, list[Match]], flow: FlowOpts) -> None:
+    """A transformed buffer's checks are its buffer's (Suricata copies the buffer type's
+    validation callback to its transformed types): content rules and direction."""
+    bases = {k: tf.split_key(k)[0] for k in buffers}
+    if all(k == base for k, base in bases.items()):
+        return
+    for key, items in buffers.items():
+        if bases[key] != key:
+            validate(Facts({bases[key]: items}, None, flow, None, False, False))
+    validate(Facts({base: [] for base in bases.values()}, None, flow, None, False, False))

@@ -48,6 +48,8 @@ BUFFERS: dict[str, Buffer] = {
         _b("http.response_line", "http", "tc"),
         _b("http.server", "http", "tc"),
         _b("http.location", "http", "tc"),
+        _b("http.request_header", "http", "ts"),  # one instance per header field
+        _b("http.response_header", "http", "tc"),
         _b("http.header", "http"),
         _b("http.header.raw", "http"),
         _b("http.cookie", "http"),

@@ -7,6 +7,9 @@ for pcre and app-layer-protocol, refused elsewhere) and calls the handler. Paylo
 are `RuleBuilder` methods (`builder`); the descriptive, flow and header keywords are here.
 A name that is not in the table is "keyword not supported" when Suricata knows it
 (`keywords.SURICATA_KEYWORDS`), "unknown rule keyword" otherwise.
+
+`prefilter` (which keyword feeds Suricata's prefilter) is accepted and ignored: it changes
+which rules are evaluated, never what matches.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tocsin.detect import transforms as tf
 from tocsin.detect.rules import flowopts as fo
 from tocsin.detect.rules import meta
 from tocsin.detect.rules.builder import RuleBuilder
@@ -78,7 +82,7 @@ def kw_meta(b: RuleBuilder, name: str, value: str | None, negated: bool) -> None
         b.target = meta.parse_target(v)
     elif name == "noalert":
         b.noalert = True
-    # tag: accepted and ignored (it only logs further packets)
+    # tag: accepted and ignored (it only logs further packets); prefilter: see the docstring
 
 
 # --- flow and header keywords ---------------------------------------------------------------------
@@ -198,7 +202,12 @@ def _table() -> dict[str, _Spec]:
         "flags": _Spec(kw_header),
         "tag": _Spec(kw_meta),
         "noalert": _Spec(kw_meta, arg="none"),
+        "prefilter": _Spec(kw_meta, arg="none"),
+        "xor": _Spec(b.kw_transform, quotes="opt"),
+        "from_base64": _Spec(b.kw_transform, arg="opt"),
     }
+    for kw in tf.NAMES - {"xor", "from_base64"}:
+        t[kw] = _Spec(b.kw_transform, arg="none")
     for kw in ("nocase", "startswith", "endswith"):
         t[kw] = _Spec(b.kw_modifier, arg="none")
     for kw in ("depth", "offset", "distance", "within"):
