@@ -15,8 +15,9 @@ from tocsin.capture import CaptureError
 from tocsin.cli.progress import make_progress
 from tocsin.cli.summary import render_summary
 from tocsin.detect.cache import load_engine
-from tocsin.detect.engine import DetectEngine
+from tocsin.detect.engine import DetectConfig, DetectEngine
 from tocsin.detect.rules.loader import RuleFileError
+from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
 from tocsin.detect.varsfile import VarsFileError, read_vars_file
 from tocsin.flow.table import FlowConfig
 from tocsin.output.sink import EveSinkError
@@ -38,16 +39,23 @@ def _load_rules(
     rules: list[Path],
     rule_vars: Path | None,
     classification: Path | None,
+    threshold_file: Path | None,
     use_cache: bool,
     quiet: bool,
 ) -> DetectEngine:
     """Rules for --rules, or a clear error and exit status 2."""
     try:
         vars_ = read_vars_file(rule_vars) if rule_vars is not None else None
-        loaded = load_engine(rules, vars_, classification, use_cache=use_cache)
-    except (RuleFileError, VarsFileError) as exc:
+        site = read_threshold_config(threshold_file, vars_) if threshold_file else None
+        loaded = load_engine(
+            rules, vars_, classification, DetectConfig(thresholds=site), use_cache=use_cache
+        )
+    except (RuleFileError, VarsFileError, ThresholdFileError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
+    if site is not None:
+        for problem in site.problems + site.ignored:
+            _error(problem)
     rs = loaded.ruleset
     if not quiet:
         how = " (from cache)" if loaded.from_cache else ""
@@ -132,6 +140,14 @@ def analyze(
         "--classification",
         help="classification.config for the rules' classtypes (default: Suricata's).",
     ),
+    threshold_file: Path | None = typer.Option(
+        None,
+        "--threshold-file",
+        help=(
+            "A threshold.config: thresholds, suppressions (by rule, and by address) and "
+            "rate filters applied to the rules' alerts."
+        ),
+    ),
     rule_cache: bool = typer.Option(
         True,
         "--rule-cache/--no-rule-cache",
@@ -171,7 +187,12 @@ def analyze(
         registry = registry.only(protos)
     detect = None
     if rules:
-        detect = _load_rules(err, rules, rule_vars, classification, rule_cache, quiet)
+        detect = _load_rules(
+            err, rules, rule_vars, classification, threshold_file, rule_cache, quiet
+        )
+    elif threshold_file is not None:
+        _error("--threshold-file needs rules (--rules FILE)")
+        raise typer.Exit(2)
     config = PipelineConfig(
         flow=FlowConfig(cap=flow_cap),
         stats_interval_s=stats_interval,
@@ -211,6 +232,11 @@ def analyze(
             "steady_pps": round(result.steady_pps, 1),
             "counters": result.counters,
             "detect_timings_s": {k: round(v, 4) for k, v in result.detect_timings.items()},
+            "rules_loaded": result.rules_loaded,
+            "top_alerts": [
+                {"gid": g, "signature_id": sid, "signature": m, "severity": sev, "alerts": n}
+                for g, sid, m, sev, n in result.top_alerts
+            ],
         }
         try:
             summary_json.write_text(json.dumps(payload, indent=2) + "\n")

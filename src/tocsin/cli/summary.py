@@ -67,6 +67,22 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
             n_ev = sum(v for k, v in r.events.items() if k == app or k.startswith(app + "_"))
             t.add_row(app, f"{n:,}", f"{n_ev:,}" if app != "failed" else "–")
         console.print(t)
+    if r.rules_loaded is not None:
+        n_alerts = r.counters.get("detect.alert", 0)
+        if not r.top_alerts:
+            console.print(f"Rules: {r.rules_loaded:,} loaded, no alert.", markup=False)
+        else:
+            t = Table(
+                title=f"Alerts: {n_alerts:,} ({r.rules_loaded:,} rules loaded), by signature",
+                title_justify="left",
+            )
+            t.add_column("sid", justify="right")
+            t.add_column("signature")
+            t.add_column("severity", justify="right")
+            t.add_column("alerts", justify="right")
+            for gid, sid, msg, sev, n in r.top_alerts:
+                t.add_row(f"{sid}" if gid == 1 else f"{gid}:{sid}", msg, str(sev), f"{n:,}")
+            console.print(t)
     if r.anomalies:
         t = Table(title="Anomalies", title_justify="left")
         t.add_column("decoder event (malformed packets)")

@@ -41,9 +41,11 @@ from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
 from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
 from tocsin.detect.model import ANY_ADDR, PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
 from tocsin.detect.prefilter import PatternSet
-from tocsin.detect.state import FlowBits, Thresholds
+from tocsin.detect.state import FlowBits, RateFilters, Thresholds
+from tocsin.detect.thresholdfile import ThresholdConfig
 from tocsin.detect.transforms import SEP, apply, split_key
 from tocsin.flow.layout import FF_ALERTED, PS_APP, PS_ESTABLISHED, PS_FIRST
+from tocsin.flow.table import FlowTable
 from tocsin.model.events import AlertEvent, AlertFlow, AlertInfo
 from tocsin.model.ids import FlowId, ip_text
 from tocsin.output.eve_flow import PROTO_NAMES
@@ -58,6 +60,7 @@ _V4_MASK = (1 << 32) - 1
 @dataclass(frozen=True, slots=True)
 class DetectConfig:
     max_threshold_trackers: int = 100_000
+    thresholds: ThresholdConfig | None = None  # a site's threshold.config
 
 
 class _V4Table:
@@ -196,6 +199,9 @@ class DetectEngine:
         self._ports: dict[int, _V4Table] = {}
         self._by_word: dict[str, list[tuple[str, PatternSet]]] = {}
         self.passed: set[int] = set()  # flows an IP-only pass rule let through
+        self.by_rule: dict[int, int] = {}  # alerts per rule (by evaluation order)
+        self.suppressed = 0  # matches a threshold.config `suppress` kept from alerting
+        self.rates = RateFilters()
         pkt_pats: dict[tuple[bytes, bool], list[int]] = {}
         tx_pats: dict[str, dict[tuple[bytes, bool], list[int]]] = {}
         self.pkt_nofp: list[CompiledRule] = []
@@ -253,11 +259,7 @@ class DetectEngine:
         data: npt.NDArray[np.uint8],
         pos: npt.NDArray[np.int64],
         ts_us: npt.NDArray[np.int64],
-        slot: npt.NDArray[np.int32],
-        direction: npt.NDArray[np.uint8],
-        flow_id: npt.NDArray[np.uint64],
-        pstate: npt.NDArray[np.uint8],
-        fl: npt.NDArray[np.void],
+        flows: FlowTable,
         pcnt_base: int,
         pcnt: npt.NDArray[np.int64] | None = None,
     ) -> list[tuple[int, msgspec.Struct]]:
@@ -266,10 +268,11 @@ class DetectEngine:
         if n == 0 or not self.rules:
             return []
         t0 = perf_counter()
-        flows = (pk["flags"] & FLAG_FLOW) != 0
+        direction, pstate = flows.direction, flows.pstate
+        in_flow = (pk["flags"] & FLAG_FLOW) != 0
         cands: dict[int, set[int]] = {}
         if self.pkt_patterns.npatterns:
-            rows = np.flatnonzero(flows & (pk["pay_len"] > 0))
+            rows = np.flatnonzero(in_flow & (pk["pay_len"] > 0))
             if rows.size:
                 starts = (pos[rows] + pk["pay_off"][rows]).astype(np.int64)
                 lens = pk["pay_len"][rows].astype(np.int64)
@@ -286,11 +289,11 @@ class DetectEngine:
                             got.update(prules[p])
         if self.pkt_nofp:
             for cr in self.pkt_nofp:
-                m = self._header_mask(cr, pk, direction, pstate, flows)
+                m = self._header_mask(cr, pk, direction, pstate, in_flow)
                 for k in np.flatnonzero(m).tolist():
                     cands.setdefault(k, set()).add(cr.order)
         if self.iponly:
-            first = ((pstate & PS_FIRST) != 0) | (~flows & ((pk["flags"] & FLAG_IP) != 0))
+            first = ((pstate & PS_FIRST) != 0) | (~in_flow & ((pk["flags"] & FLAG_IP) != 0))
             rows = np.flatnonzero(first)
             if rows.size and not self._iponly_always:
                 # only packets with an address in some rule's selective side can match
@@ -314,7 +317,7 @@ class DetectEngine:
         out: list[tuple[int, msgspec.Struct]] = []
         passed = self.passed
         ks = sorted(cands)
-        for p in self._pkts(ks, pk, data, pos, ts_us, slot, direction, flow_id, pstate, fl):
+        for p in self._pkts(ks, pk, data, pos, ts_us, flows):
             k = p.idx
             if passed and p.fid in passed:
                 continue
@@ -345,13 +348,11 @@ class DetectEngine:
         data: npt.NDArray[np.uint8],
         pos: npt.NDArray[np.int64],
         ts_us: npt.NDArray[np.int64],
-        slot: npt.NDArray[np.int32],
-        direction: npt.NDArray[np.uint8],
-        flow_id: npt.NDArray[np.uint64],
-        pstate: npt.NDArray[np.uint8],
-        fl: npt.NDArray[np.void],
+        flows: FlowTable,
     ) -> list[_Pkt]:
         """The candidate packets' fields, read column by column (not record by record)."""
+        slot, direction, flow_id = flows.slot, flows.direction, flows.flow_id
+        pstate, fl = flows.pstate, flows.fl
         idx = np.asarray(ks, dtype=np.int64)
         sub = pk[idx]
         cols = [
@@ -543,23 +544,27 @@ class DetectEngine:
         rule = cr.rule
         if self._apply_flowbits(rule, fid):
             return None
-        for th in (rule.detection_filter, rule.threshold):
+        threshold = rule.threshold
+        site = self.config.thresholds
+        if site is not None:
+            if site.suppressed(rule.gid, rule.sid, src, dst):
+                self.suppressed += 1
+                return None
+            threshold = site.threshold_for(rule.gid, rule.sid, threshold)
+            rf = site.rate_filter_for(rule.gid, rule.sid)
+            if rf is not None:
+                key = (rule.key, _track(rf.track, src, dst, fid))
+                if self.rates.passing(key, rf.count, rf.seconds, rf.timeout, ts):
+                    self.suppressed += 1
+                    return None
+        for th in (rule.detection_filter, threshold):
             if th is None:
                 continue
-            track: object
-            if th.track == "by_src":
-                track = src
-            elif th.track == "by_dst":
-                track = dst
-            elif th.track == "by_both":
-                track = (src, dst)
-            elif th.track == "by_flow":
-                track = fid
-            else:
-                track = None
+            track = _track(th.track, src, dst, fid)
             if not self.thresholds.allow(rule.key, th, track, ts):
                 return None
         self.alerts += 1
+        self.by_rule[cr.order] = self.by_rule.get(cr.order, 0) + 1
         return make()
 
     def _info(self, rule: Rule) -> AlertInfo:
@@ -764,6 +769,14 @@ class DetectEngine:
                 self.flowbits.drop(int(fid))
                 self.passed.discard(int(fid))
 
+    def top_alerts(self, n: int = 10) -> list[tuple[int, int, str, int, int]]:
+        """The rules that alerted most: (gid, sid, signature, severity, alerts)."""
+        top = sorted(self.by_rule.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return [
+            (r.gid, r.sid, r.msg, r.priority, count)
+            for r, count in ((self.rules[order].rule, c) for order, c in top)
+        ]
+
     def timings(self) -> dict[str, float]:
         """Seconds spent finding candidates and confirming them (for the run summary, not
         EVE: EVE output stays the same from run to run)."""
@@ -778,6 +791,7 @@ class DetectEngine:
             "detect.scanned_bytes": self.scanned_bytes,
             "detect.tx_rounds": self.tx_rounds,
             "detect.threshold_evicted": self.thresholds.evicted,
+            "detect.suppressed": self.suppressed,
         }
 
 
@@ -843,6 +857,19 @@ def _tx_values(
             base, specs = split_key(name)
             got = memo[name, direction] = [apply(specs, v) for v in bufs.multi(base, direction)]
     return got
+
+
+def _track(how: str, src: int, dst: int, fid: int) -> object:
+    """The key a threshold counts by."""
+    if how == "by_src":
+        return src
+    if how == "by_dst":
+        return dst
+    if how == "by_both":  # the address pair, whichever way the packet goes (Suricata's IPPair)
+        return (min(src, dst), max(src, dst))
+    if how == "by_flow":
+        return fid
+    return None
 
 
 def _key_sides(rules: list[CompiledRule]) -> tuple[AddrSet, bool]:

@@ -116,3 +116,30 @@ class Thresholds:
             tr.next_at = tr.next_at * max(th.multiplier, 1)
             return True
         return False
+
+
+class RateFilters:
+    """State of threshold.config `rate_filter`s: per (rule, track key), the matches in the
+    current window and until when the new action holds."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: dict[tuple[object, ...], list[int]] = {}  # key -> [start, count, until]
+
+    def passing(
+        self, key: tuple[object, ...], count: int, seconds: int, timeout: int, now_us: int
+    ) -> bool:
+        """A match: True while the rate filter's new action (pass) holds."""
+        st = self.state.get(key)
+        if st is None:
+            st = self.state[key] = [now_us, 0, 0]
+        if st[2] and now_us < st[2]:
+            return True
+        if now_us - st[0] >= seconds * 1_000_000:
+            st[0], st[1] = now_us, 0
+        st[1] += 1
+        if st[1] > count:
+            st[2] = now_us + timeout * 1_000_000
+            return True
+        return False

@@ -52,6 +52,8 @@ class AnalysisResult:
     errors: list[str] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     detect_timings: dict[str, float] = field(default_factory=dict)  # seconds, by step
+    rules_loaded: int | None = None  # None: no rules
+    top_alerts: list[tuple[int, int, str, int, int]] = field(default_factory=list)
     wall_s: float = 0.0
     startup_s: float = 0.0
     steady_pps: float = 0.0
@@ -153,3 +155,5 @@ def _fill(
     result.counters = {**flat, **extra}
     if pipeline.detect is not None:
         result.detect_timings = pipeline.detect.timings()
+        result.rules_loaded = len(pipeline.detect.rules)
+        result.top_alerts = pipeline.detect.top_alerts()

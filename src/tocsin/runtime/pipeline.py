@@ -241,24 +241,14 @@ class Pipeline:
                 t.app,
                 t.fl,
                 self.packets + a,
-                pcnt[a:b] if pcnt is not None else None,
+                _part(pcnt, a, b),
             )
             app.write_back(t.fl)
             app.retire_closed()
             events = app.take_events()
             if det is not None:
                 alerts = det.packets(
-                    spk,
-                    data,
-                    pos[a:b],
-                    ts_us[a:b],
-                    t.slot,
-                    t.direction,
-                    t.flow_id,
-                    t.pstate,
-                    t.fl,
-                    self.packets + a,
-                    pcnt[a:b] if pcnt is not None else None,
+                    spk, data, pos[a:b], ts_us[a:b], t, self.packets + a, _part(pcnt, a, b)
                 )
                 if alerts:
                     events = _merge(events, alerts)
@@ -289,17 +279,7 @@ class Pipeline:
             b = min(n, a + step)
             chunks = [e.copy() for e in t.update(pk[a:b], wirelen[a:b], ts_us[a:b], data, pos[a:b])]
             alerts = det.packets(
-                pk[a:b],
-                data,
-                pos[a:b],
-                ts_us[a:b],
-                t.slot,
-                t.direction,
-                t.flow_id,
-                t.pstate,
-                t.fl,
-                self.packets + a,
-                pcnt[a:b] if pcnt is not None else None,
+                pk[a:b], data, pos[a:b], ts_us[a:b], t, self.packets + a, _part(pcnt, a, b)
             )
             if alerts:
                 _mark_alerted([], chunks, alerts)
@@ -619,6 +599,10 @@ class Pipeline:
                 ),
             )
         )
+
+
+def _part(a: npt.NDArray[np.int64] | None, lo: int, hi: int) -> npt.NDArray[np.int64] | None:
+    return a[lo:hi] if a is not None else None
 
 
 def _merge(events: list[tuple[int, Any]], alerts: list[tuple[int, Any]]) -> list[tuple[int, Any]]:

@@ -4,6 +4,8 @@ rule parser is `tocsin.detect.rules`."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from tocsin.detect.model import (
     BufferSize,
     ByteExtract,
@@ -89,6 +91,29 @@ def _cmp(v: str) -> IntCmp:
     return IntCmp("=", int(v))
 
 
+_B = TypeVar("_B", ByteTest, ByteJump, ByteExtract)
+
+
+def _byte_options(kw: _B, args: list[str], string_base: int) -> _B:
+    """The options after a byte keyword's positional values: `string` (base `string_base`
+    unless dec/hex/oct says otherwise), dec/hex/oct, `little`, `name number` (bitmask,
+    multiplier, post_offset, byte_extract's align) and flags (relative, align,
+    from_beginning, from_end). Returns `kw`."""
+    for a in args:
+        option, _, number = a.partition(" ")
+        if a == "string":
+            kw.base = kw.base or string_base
+        elif a in _BASES:
+            kw.base = _BASES[a]
+        elif a == "little":
+            kw.big_endian = False
+        elif number:
+            setattr(kw, option, int(number, 0))
+        else:
+            setattr(kw, a, True)
+    return kw
+
+
 def parse(text: str) -> list[Match]:
     """The payload keywords of `text`, in order (one buffer)."""
     out: list[Match] = []
@@ -127,58 +152,15 @@ def parse(text: str) -> list[Match]:
             if neg:
                 op = op[1:]
             bt = ByteTest(int(args[0]), op, _num(args[2]), _num(args[3]), negated=neg)
-            for a in args[4:]:
-                if a == "relative":
-                    bt.relative = True
-                elif a == "string":
-                    bt.base = bt.base or 0
-                elif a in _BASES:
-                    bt.base = _BASES[a]
-                elif a == "little":
-                    bt.big_endian = False
-                elif a.startswith("bitmask"):
-                    bt.bitmask = int(a.split()[1], 0)
-            out.append(bt)
+            out.append(_byte_options(bt, args[4:], string_base=0))
         elif name == "byte_jump":
             args = [a.strip() for a in value.split(",")]
             bj = ByteJump(int(args[0]), _num(args[1]))
-            for a in args[2:]:
-                if a == "relative":
-                    bj.relative = True
-                elif a == "string":
-                    bj.base = bj.base or 0
-                elif a in _BASES:
-                    bj.base = _BASES[a]
-                elif a == "little":
-                    bj.big_endian = False
-                elif a == "align":
-                    bj.align = True
-                elif a == "from_beginning":
-                    bj.from_beginning = True
-                elif a == "from_end":
-                    bj.from_end = True
-                elif a.startswith("multiplier"):
-                    bj.multiplier = int(a.split()[1])
-                elif a.startswith("post_offset"):
-                    bj.post_offset = int(a.split()[1])
-            out.append(bj)
+            out.append(_byte_options(bj, args[2:], string_base=0))
         elif name == "byte_extract":
             args = [a.strip() for a in value.split(",")]
             be = ByteExtract(int(args[0]), int(args[1]), args[2])
-            for a in args[3:]:
-                if a == "relative":
-                    be.relative = True
-                elif a == "string":
-                    be.base = be.base or 10
-                elif a in _BASES:
-                    be.base = _BASES[a]
-                elif a == "little":
-                    be.big_endian = False
-                elif a.startswith("multiplier"):
-                    be.multiplier = int(a.split()[1])
-                elif a.startswith("align"):
-                    be.align = int(a.split()[1])
-            out.append(be)
+            out.append(_byte_options(be, args[3:], string_base=10))
         elif name in ("bsize", "urilen"):
             out.append(BufferSize(_cmp(value)))
         else:

@@ -259,11 +259,15 @@ _MULTI: dict[str, Callable[[HttpTransaction, int], list[bytes]]] = {
 class HttpBuffers:
     """The sticky buffers of one HTTP transaction (see the module docstring)."""
 
-    __slots__ = ("_cache", "tx")
+    __slots__ = ("_cache", "_done", "_multi", "tx")
 
     def __init__(self, tx: HttpTransaction) -> None:
         self.tx = tx
         self._cache: dict[tuple[str, int], list[bytes]] = {}
+        # (name, direction) lookups answered for good: complete buffers, and readiness once
+        # reached (the engine asks again at every inspection round of the transaction)
+        self._multi: dict[tuple[str, int | None], list[bytes]] = {}
+        self._done: set[tuple[str, int | None]] = set()
 
     def get(self, name: str, direction: int | None = None) -> bytes | None:
         """The buffer `name` inspected in `direction` (the first instance of a multi-buffer);
@@ -278,14 +282,27 @@ class HttpBuffers:
 
     def multi(self, name: str, direction: int | None = None) -> list[bytes]:
         """Every instance of buffer `name` in `direction` (both directions for None)."""
+        key = (name, direction)
+        got = self._multi.get(key)
+        if got is not None:
+            return got
         found = spec(name, "http")
-        return [v for d in directions(found, direction) for v in self._values(found.name, d)]
+        got = [v for d in directions(found, direction) for v in self._values(found.name, d)]
+        if self.ready(name, direction):
+            self._multi[key] = got
+        return got
 
     def ready(self, name: str, direction: int | None = None) -> bool:
         """Whether buffer `name` is complete in `direction` (every direction for None)."""
+        key = (name, direction)
+        if key in self._done:
+            return True
         found = spec(name, "http")
         stages = [found.stages[d] for d in directions(found, direction)]
-        return bool(stages) and all(s is not None and reached(self.tx, s) for s in stages)
+        done = bool(stages) and all(s is not None and reached(self.tx, s) for s in stages)
+        if done:
+            self._done.add(key)
+        return done
 
     def _values(self, name: str, d: int) -> list[bytes]:
         key = (name, d)

@@ -126,6 +126,7 @@ _IPV6 = re.compile(rb"\[[^/?#\]]+\]?")
 _HOST = re.compile(rb"[^/?#:]+")
 _PORT = re.compile(rb":(?> *)([^/?#]+)")
 _PATH = re.compile(rb"[^#?]+")
+_SLASHES = re.compile(rb"//+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,20 +225,9 @@ def _escape(data: bytes, j: int) -> tuple[int, int]:
 
 
 def _decode_path(path: bytes) -> bytes:
-    out = bytearray()
-    i, n = 0, len(path)
-    while i < n:
-        byte = path[i]
-        if byte == 0x25:
-            byte, i = _escape(path, i + 1)
-        else:
-            i += 1
-        if byte == 0x5C:  # backslash-convert-slashes
-            byte = 0x2F
-        if byte == 0x2F and out and out[-1] == 0x2F:  # path-separators-compress
-            continue
-        out.append(byte)
-    return bytes(out)
+    """Step 2: the escapes decoded as in the query, then every `\\` (decoded or not) a "/"
+    (backslash-convert-slashes), then each run of "/" one "/" (path-separators-compress)."""
+    return _SLASHES.sub(b"/", decode_uri(path).replace(b"\\", b"/"))
 
 
 def decode_uri(data: bytes) -> bytes:

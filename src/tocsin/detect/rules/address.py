@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tocsin.detect.model import ADDR_MAX, V4_BASE, AddrSet, PortSet
 from tocsin.detect.rules.errors import RuleError
@@ -201,15 +201,42 @@ def _port_atom(atom: str) -> Intervals:
 # --- the expression parser --------------------------------------------------------------------
 
 
-class _Grammar:
-    """One of the two spaces (addresses or ports): its full range, atoms and variables."""
+_Set = TypeVar("_Set", AddrSet, PortSet)
 
-    def __init__(self, kind: str, full: int, atom: Any, variables: Mapping[str, str]) -> None:
+
+class _Grammar(Generic[_Set]):
+    """One of the two spaces (addresses or ports): its full range, atoms and variables, and
+    the set type (`AddrSet` / `PortSet`) a field gives."""
+
+    def __init__(
+        self,
+        kind: str,
+        full: int,
+        atom: Any,
+        variables: Mapping[str, str],
+        make: type[_Set],
+    ) -> None:
         self.kind = kind
         self.full: Intervals = [(0, full)]
         self.atom = atom
         self.variables = variables
+        self.make: type[_Set] = make
         self.var_cache: dict[str, Intervals] = {}
+        self.field_cache: dict[str, _Set | RuleError] = {}
+
+    def field(self, text: str) -> _Set:
+        """A header field as a set; each distinct text is parsed once (its error too)."""
+        hit = self.field_cache.get(text)
+        if hit is None:
+            try:
+                iv = self.evaluate(text)
+                hit = self.make(tuple(lo for lo, _ in iv), tuple(hi for _, hi in iv))
+            except RuleError as e:
+                hit = e
+            self.field_cache[text] = hit
+        if isinstance(hit, RuleError):
+            raise RuleError(hit.reason, hit.keyword)
+        return hit
 
     def evaluate(self, text: str, stack: tuple[str, ...] = ()) -> Intervals:
         """A whole field (or variable value): a list, with or without brackets."""
@@ -302,36 +329,14 @@ class HeaderResolver:
 
     def __init__(self, vars: RuleVars | None = None) -> None:
         v = vars if vars is not None else RuleVars()
-        self._addr = _Grammar("address", ADDR_MAX, _addr_atom, v.address_groups)
-        self._port = _Grammar("port", 65535, _port_atom, v.port_groups)
-        self._addr_cache: dict[str, AddrSet | RuleError] = {}
-        self._port_cache: dict[str, PortSet | RuleError] = {}
+        self._addr = _Grammar("address", ADDR_MAX, _addr_atom, v.address_groups, AddrSet)
+        self._port = _Grammar("port", 65535, _port_atom, v.port_groups, PortSet)
 
     def address(self, text: str) -> AddrSet:
-        hit = self._addr_cache.get(text)
-        if hit is None:
-            try:
-                iv = self._addr.evaluate(text)
-                hit = AddrSet(tuple(lo for lo, _ in iv), tuple(hi for _, hi in iv))
-            except RuleError as e:
-                hit = e
-            self._addr_cache[text] = hit
-        if isinstance(hit, RuleError):
-            raise RuleError(hit.reason, hit.keyword)
-        return hit
+        return self._addr.field(text)
 
     def port(self, text: str) -> PortSet:
-        hit = self._port_cache.get(text)
-        if hit is None:
-            try:
-                iv = self._port.evaluate(text)
-                hit = PortSet(tuple(lo for lo, _ in iv), tuple(hi for _, hi in iv))
-            except RuleError as e:
-                hit = e
-            self._port_cache[text] = hit
-        if isinstance(hit, RuleError):
-            raise RuleError(hit.reason, hit.keyword)
-        return hit
+        return self._port.field(text)
 
 
 def parse_address(text: str, vars: RuleVars | None = None) -> AddrSet:

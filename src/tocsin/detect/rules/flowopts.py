@@ -17,6 +17,16 @@ from tocsin.detect.model import Flowbit, FlowOpts, IntCmp, TcpFlags, Threshold
 from tocsin.detect.rules.errors import RuleError
 
 _FLOW_WORD = re.compile(r"[A-Za-z_]+")
+# flow option -> (its group: one option per group, the FlowOpts field it sets, the value)
+_FLOW_OPTIONS: dict[str, tuple[str, str, bool]] = {
+    "to_server": ("dir", "to_server", True), "from_client": ("dir", "to_server", True),
+    "to_client": ("dir", "to_server", False), "from_server": ("dir", "to_server", False),
+    "established": ("state", "established", True),
+    "not_established": ("state", "established", False),
+    "stateless": ("state", "stateless", True),
+    "only_stream": ("stream", "only_stream", True), "no_stream": ("stream", "no_stream", True),
+    "only_frag": ("frag", "only_frag", True), "no_frag": ("frag", "no_frag", True),
+}  # fmt: skip
 _FLOWBITS = re.compile(r"([a-z]+)(?:,\s*(.*))?", re.S)
 _STREAM_SIZE = re.compile(r"\s*([A-Za-z_]+)\s*,\s*([<=>!]+)\s*,\s*([0-9]+)\s*")
 _TRACKS = frozenset({"by_src", "by_dst", "by_rule", "by_both", "by_flow"})
@@ -64,42 +74,18 @@ def parse_flow(value: str) -> tuple[FlowOpts, bool, bool]:
             f"invalid flow options {value.strip()!r} (at most 3, comma separated)", "flow"
         )
     seen: set[str] = set()
-    to_server: bool | None = None
-    established: bool | None = None
-    stateless = only_stream = no_stream = only_frag = no_frag = False
-    groups = {
-        "to_server": "dir", "from_client": "dir", "to_client": "dir", "from_server": "dir",
-        "established": "state", "not_established": "state", "stateless": "state",
-        "only_stream": "stream", "no_stream": "stream", "only_frag": "frag", "no_frag": "frag",
-    }  # fmt: skip
+    settings: dict[str, bool] = {}
     for raw in words:
         w = raw.lower()
-        group = groups.get(w)
-        if group is None:
+        if w not in _FLOW_OPTIONS:
             raise RuleError(f"invalid flow option {raw!r}", "flow")
+        group, field, on = _FLOW_OPTIONS[w]
         if group in seen:
             raise RuleError(f"flow option {raw!r} conflicts with or repeats an earlier one", "flow")
         seen.add(group)
-        if w in ("to_server", "from_client"):
-            to_server = True
-        elif w in ("to_client", "from_server"):
-            to_server = False
-        elif w == "established":
-            established = True
-        elif w == "not_established":
-            established = False
-        elif w == "stateless":
-            stateless = True
-        elif w == "only_stream":
-            only_stream = True
-        elif w == "no_stream":
-            no_stream = True
-        elif w == "only_frag":
-            only_frag = True
-        else:
-            no_frag = True
-    opts = FlowOpts(to_server, established, stateless, only_stream, no_stream, only_frag, no_frag)
-    return opts, no_stream, only_stream
+        settings[field] = on
+    opts = FlowOpts(**settings)
+    return opts, opts.no_stream, opts.only_stream
 
 
 def _bit_names(names: str, sep: str) -> tuple[str, ...]:

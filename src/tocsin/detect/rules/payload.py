@@ -17,6 +17,8 @@ A pcre must compile: it is compiled here, with the matcher's own compiler
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from tocsin.detect.match.pcre import compile_pcre
 from tocsin.detect.model import ByteExtract, ByteJump, ByteTest, IsDataAt, Pcre
@@ -147,31 +149,46 @@ def parse_byte_test(value: str, variables: set[str]) -> ByteTest:
         val = v
     offset = _offset(parts[3], kw, variables)
     t = ByteTest(n, op, val, offset, negated=negated)
-    string = little = False
-    for opt in parts[4:]:
-        low = opt.lower()
-        if opt == "relative":
-            t.relative = True
-        elif low == "string":
-            string = True
-        elif low in _BASES:
-            t.base = _BASES[low]
-        elif low == "big":
-            little = False
-        elif low == "little":
-            little = True
-        elif low == "dce":
-            t.dce = True
-        elif low.startswith("bitmask"):
-            t.bitmask = _bitmask(opt, kw)
-        else:
-            raise RuleError(f"unknown option {opt!r}", kw)
-    _finish(kw, t, n, string, little, any(p.lower() in ("big", "little") for p in parts[4:]))
+    _read_options(kw, t, n, parts[4:], _byte_test_option)
     return t
 
 
-def _finish(kw: str, r: ByteTest | ByteJump, n: int, string: bool, little: bool, end: bool) -> None:
-    if r.dce and (string or end or r.base is not None):
+def _byte_test_option(t: ByteTest, opt: str, low: str) -> bool:
+    if opt == "relative":  # case-sensitive, as Suricata's strcmp
+        t.relative = True
+        return True
+    return False
+
+
+_R = TypeVar("_R", ByteTest, ByteJump)
+
+
+def _read_options(
+    kw: str, r: _R, n: int, opts: list[str], own: Callable[[_R, str, str], bool]
+) -> None:
+    """Apply the options after byte_test's or byte_jump's positional values: those both take
+    (string, dec/hex/oct, big/little, dce, bitmask) here, the keyword's own through
+    `own(r, option, lower-cased option)` (False: not one of them), in rule order, then check
+    them together as Suricata does."""
+    string = little = False
+    for opt in opts:
+        low = opt.lower()
+        if low == "string":
+            string = True
+        elif low in _BASES:
+            r.base = _BASES[low]
+        elif low in ("big", "little"):
+            little = low == "little"
+        elif low == "dce":
+            r.dce = True
+        elif low.startswith("bitmask"):
+            r.bitmask = _bitmask(opt, kw)
+        elif not own(r, opt, low):
+            raise RuleError(f"unknown option {opt!r}", kw)
+    if isinstance(r, ByteJump) and r.from_beginning and r.from_end:
+        raise RuleError("from_beginning and from_end can't be used together", kw)
+    endian = any(p.lower() in ("big", "little") for p in opts)
+    if r.dce and (string or endian or r.base is not None):
         raise RuleError("dce can't be combined with string, big, little or a base", kw)
     _check_sizes(kw, n, string, r.base)
     if string and r.base is None:
@@ -207,39 +224,21 @@ def parse_byte_jump(value: str, variables: set[str]) -> ByteJump:
     parts = _split(value, kw, 2)
     n = _nbytes(parts[0], kw, variables)
     j = ByteJump(n, _offset(parts[1], kw, variables))
-    string = little = False
-    for opt in parts[2:]:
-        low = opt.lower()
-        if low == "relative":
-            j.relative = True
-        elif low == "string":
-            string = True
-        elif low in _BASES:
-            j.base = _BASES[low]
-        elif low == "big":
-            little = False
-        elif low == "little":
-            little = True
-        elif low == "align":
-            j.align = True
-        elif low == "from_beginning":
-            j.from_beginning = True
-        elif low == "from_end":
-            j.from_end = True
-        elif low == "dce":
-            j.dce = True
-        elif low.startswith("multiplier"):
-            j.multiplier = _option_number(opt, "multiplier", kw, 1, 65535)
-        elif low.startswith("post_offset"):
-            j.post_offset = _option_number(opt, "post_offset", kw, -(1 << 31), (1 << 31) - 1)
-        elif low.startswith("bitmask"):
-            j.bitmask = _bitmask(opt, kw)
-        else:
-            raise RuleError(f"unknown option {opt!r}", kw)
-    if j.from_beginning and j.from_end:
-        raise RuleError("from_beginning and from_end can't be used together", kw)
-    _finish(kw, j, n, string, little, any(p.lower() in ("big", "little") for p in parts[2:]))
+    _read_options(kw, j, n, parts[2:], _byte_jump_option)
     return j
+
+
+def _byte_jump_option(j: ByteJump, opt: str, low: str) -> bool:
+    kw = "byte_jump"
+    if low in ("relative", "align", "from_beginning", "from_end"):
+        setattr(j, low, True)
+    elif low.startswith("multiplier"):
+        j.multiplier = _option_number(opt, "multiplier", kw, 1, 65535)
+    elif low.startswith("post_offset"):
+        j.post_offset = _option_number(opt, "post_offset", kw, -(1 << 31), (1 << 31) - 1)
+    else:
+        return False
+    return True
 
 
 def parse_byte_extract(value: str) -> ByteExtract:

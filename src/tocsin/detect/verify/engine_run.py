@@ -15,10 +15,11 @@ from pathlib import Path
 from tocsin.applayer.protos import ALPROTO_NAMES
 from tocsin.applayer.registry import builtin
 from tocsin.capture import CaptureError
-from tocsin.detect.engine import DetectEngine
+from tocsin.detect.engine import DetectConfig, DetectEngine
 from tocsin.detect.model import RuleSet
 from tocsin.detect.rules.address import RuleVars
 from tocsin.detect.rules.loader import RuleFileError, load_rules
+from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
 from tocsin.detect.verify.runner import RunOutcome
 from tocsin.detect.verify.testcase import TestPlan
 from tocsin.output.sink import EveSinkError
@@ -42,14 +43,20 @@ _APP_WORDS = {
 
 def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
     s = plan.settings
-    if s.threshold_file is not None:
-        return RunOutcome(ran=False, skip="threshold.config files are not read by Tocsin")
     try:
         vars_ = RuleVars.from_yaml_dict(
             {"vars": {"address-groups": s.address_groups, "port-groups": s.port_groups}}
         )
     except (ValueError, TypeError) as exc:
         return RunOutcome(ran=False, error=f"rule variables: {exc}")
+    site = None
+    warnings: tuple[str, ...] = ()
+    if s.threshold_file is not None:
+        try:
+            site = read_threshold_config(s.threshold_file, vars_)
+        except ThresholdFileError as exc:
+            return RunOutcome(ran=False, error=str(exc))
+        warnings = tuple(site.problems + site.ignored)
     try:
         ruleset = load_rules(list(plan.rule_files), vars_) if plan.rule_files else RuleSet()
     except RuleFileError as exc:
@@ -58,7 +65,7 @@ def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
         f"{Path(sk.file).name}:{sk.line}: {sk.keyword + ': ' if sk.keyword else ''}{sk.reason}"
         for sk in ruleset.skipped
     )
-    engine = DetectEngine(ruleset.rules) if ruleset.rules else None
+    engine = DetectEngine(ruleset.rules, DetectConfig(thresholds=site)) if ruleset.rules else None
     registry = builtin()
     off = {
         _APP_WORDS[p.split(".")[0]] for p in s.app_layer_disabled if p.split(".")[0] in _APP_WORDS
@@ -76,4 +83,4 @@ def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
         analyze([plan.pcap], eve_path, config, registry=registry, detect=engine)
     except (CaptureError, EveSinkError) as exc:
         return RunOutcome(ran=False, error=str(exc), rule_errors=rule_errors)
-    return RunOutcome(ran=True, rule_errors=rule_errors)
+    return RunOutcome(ran=True, rule_errors=rule_errors, warnings=warnings)
