@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from tocsin.applayer.protos import ALPROTO_NAMES
 from tocsin.decode.layout import FLAG_FLOW, FLAG_IP, FLAG_PORTS
+from tocsin.detect.buffers.registry import spec
 from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
 from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
 from tocsin.detect.model import ANY_ADDR, PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
@@ -197,7 +198,7 @@ class DetectEngine:
         self.confirm_s = 0.0  # time evaluating candidates in full
         self._v4: dict[int, _V4Table] = {}
         self._ports: dict[int, _V4Table] = {}
-        self._by_word: dict[str, list[tuple[str, PatternSet]]] = {}
+        self._by_word: dict[str, list[tuple[str, PatternSet, tuple[int, ...]]]] = {}
         self.passed: set[int] = set()  # flows an IP-only pass rule let through
         self.by_rule: dict[int, int] = {}  # alerts per rule (by evaluation order)
         self.suppressed = 0  # matches a threshold.config `suppress` kept from alerting
@@ -639,15 +640,17 @@ class DetectEngine:
         decided, cands, scanned = st.decided, st.pending, st.scanned
         memo: dict[tuple[str, int | None], list[bytes]] = {}
         ready_memo: dict[tuple[str, int | None], bool] = {}
-        for name, ps in self._tx_sets(word):
-            if name in scanned:
-                continue  # complete when it was scanned: its candidates are already here
-            complete = _ready(bufs, name, None, ready_memo)
-            for v in _tx_values(bufs, name, None, memo):
-                for pid in ps.scan(v):
-                    cands.update(ps.rules[pid])
-            if complete:
-                scanned.add(name)
+        # each buffer, in each direction it is inspected in, is scanned once: when it is
+        # complete (no rule reading it can be decided before), or at the final round
+        for name, ps, dirs in self._tx_sets(word):
+            for way in dirs:
+                key = (name, way)
+                if key in scanned or not (final or _ready(bufs, name, way, ready_memo)):
+                    continue
+                for v in _tx_values(bufs, name, way, memo):
+                    for pid in ps.scan(v):
+                        cands.update(ps.rules[pid])
+                scanned.add(key)
         cands -= decided
         out: list[AlertEvent] = []
         t1 = perf_counter()
@@ -685,12 +688,20 @@ class DetectEngine:
         self.confirm_s += perf_counter() - t1
         return out
 
-    def _tx_sets(self, word: str) -> list[tuple[str, PatternSet]]:
+    def _tx_sets(self, word: str) -> list[tuple[str, PatternSet, tuple[int, ...]]]:
+        """A protocol's buffer databases, with the directions each buffer is inspected in."""
         got = self._by_word.get(word)
         if got is None:
-            got = self._by_word[word] = [
-                (name, ps) for name, ps in self.tx_patterns.items() if buffer_proto(name) == word
-            ]
+            got = self._by_word[word] = []
+            for name, ps in self.tx_patterns.items():
+                if buffer_proto(name) != word:
+                    continue
+                try:
+                    stages = spec(split_key(name)[0]).stages
+                except KeyError:
+                    continue
+                dirs = tuple(d for d in (0, 1) if stages[d] is not None)
+                got.append((name, ps, dirs))
         return got
 
     def _match_tx(
@@ -828,7 +839,7 @@ class _TxState:
     def __init__(self, pending: set[int]) -> None:
         self.decided: set[int] = set()
         self.pending = pending
-        self.scanned: set[str] = set()
+        self.scanned: set[tuple[str, int]] = set()
 
 
 def _ready(
