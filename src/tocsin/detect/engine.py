@@ -678,7 +678,7 @@ class DetectEngine:
                 src,
                 dst,
                 ts,
-                partial(self._tx_alert, cr, ctx, d, ts, pcnt, word, app_obj),
+                partial(self._tx_alert, cr, ctx, d, ts, pcnt, word, app_obj, tx_key),
             )
             if ev is not None:
                 out.append(ev)
@@ -753,6 +753,7 @@ class DetectEngine:
         pcnt: int | None,
         word: str,
         app_obj: Callable[[], dict[str, Any]],
+        tx_id: int,
     ) -> AlertEvent:
         h = ctx.hdr[d]
         return AlertEvent(
@@ -770,6 +771,7 @@ class DetectEngine:
             vlan=h["vlan"],
             community_id=h["community_id"],
             direction="to_server" if d == 0 else "to_client",
+            tx_id=tx_id if tx_id >= 0 else None,
             app_proto=word,
             **app_obj(),
         )

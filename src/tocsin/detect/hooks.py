@@ -95,7 +95,14 @@ class TxHooks:
 
         self._emit(
             self.engine.on_tx(
-                self.ctx, self.word, -1, eb, True, ts, self._layer.current_pcnt, app_obj
+                self.ctx,
+                self.word,
+                -1 if tx_id is None else tx_id,
+                eb,
+                True,
+                ts,
+                self._layer.current_pcnt,
+                app_obj,
             )
         )
 

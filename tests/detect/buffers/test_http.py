@@ -137,7 +137,7 @@ def test_response_line_buffers(buffers: HttpBuffers) -> None:
     assert buffers.get("http.stat_msg") == b"Found it"
     assert buffers.get("http.response_line") == b"HTTP/1.1 302 Found it"
     assert buffers.get("http.protocol", TO_CLIENT) == b"HTTP/1.1"
-    assert buffers.get("http.response_body") == buffers.get("file.data") == b"hello"
+    assert buffers.get("http.response_body") == buffers.get("file.data", TO_CLIENT) == b"hello"
 
 
 def test_per_field_instances(buffers: HttpBuffers) -> None:
@@ -254,7 +254,7 @@ def test_headerless_response_has_body_but_no_head() -> None:
     assert buffers.get("http.response_line") is None
     assert buffers.get("http.stat_code") is None
     assert buffers.get("http.header", TO_CLIENT) is None
-    assert buffers.get("file.data") == b"<html>old</html>"
+    assert buffers.get("file.data", TO_CLIENT) == b"<html>old</html>"
 
 
 def test_bodies_chunked_and_gzip() -> None:
@@ -269,7 +269,7 @@ def test_bodies_chunked_and_gzip() -> None:
     # de-chunked request body; response de-chunked then gunzipped (libhtp decompression)
     assert buffers.get("http.request_body") == b"abcdefg"
     assert buffers.get("http.response_body") == b"secret payload"
-    assert buffers.get("file.data") == b"secret payload"
+    assert buffers.get("file.data", TO_CLIENT) == b"secret payload"
 
 
 def test_gzip_capture_body() -> None:
@@ -285,8 +285,8 @@ def test_bodies_need_inspect_bodies() -> None:
         inspect_bodies=False,
     )
     buffers = HttpBuffers(tx)
-    assert buffers.get("http.request_body") is None and buffers.get("file.data") is None
-    assert buffers.ready("http.request_body") and buffers.ready("file.data")
+    assert buffers.get("http.request_body") is None and buffers.get("file.data", TO_CLIENT) is None
+    assert buffers.ready("http.request_body") and buffers.ready("file.data", TO_CLIENT)
 
 
 def test_progress_and_body_available_when_complete() -> None:
@@ -311,14 +311,14 @@ def test_progress_and_body_available_when_complete() -> None:
     assert not reached(tx, Stage.RESPONSE_HEADERS)
     flow.send(TO_CLIENT, b"HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\nd")
     assert reached(tx, Stage.RESPONSE_HEADERS) and not reached(tx, Stage.RESPONSE_BODY)
-    assert http_stage(tx) == Stage.RESPONSE_HEADERS < stage_of("file.data")
+    assert http_stage(tx) == Stage.RESPONSE_HEADERS < stage_of("file.data", TO_CLIENT)
     assert buffers.get("http.stat_code") == b"201" and buffers.ready("http.stat_code")
     assert buffers.get("http.header", TO_CLIENT) == b"Content-Length: 4\r\n"
     assert buffers.ready("http.header")  # both heads are in
-    assert not buffers.ready("file.data") and buffers.get("file.data") == b"d"
+    assert not buffers.ready("file.data", TO_CLIENT) and buffers.get("file.data", TO_CLIENT) == b"d"
     flow.send(TO_CLIENT, b"one")
-    assert flow.txs == [tx] and buffers.get("file.data") == b"done"
-    assert buffers.ready("file.data") and reached(tx, Stage.EVENT)
+    assert flow.txs == [tx] and buffers.get("file.data", TO_CLIENT) == b"done"
+    assert buffers.ready("file.data", TO_CLIENT) and reached(tx, Stage.EVENT)
     assert http_stage(tx) == Stage.EVENT
 
 

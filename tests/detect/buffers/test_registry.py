@@ -58,7 +58,6 @@ RESPONSE = [
     "http.response_body",
     "http.server",
     "http.location",
-    "file.data",
 ]
 
 
@@ -94,6 +93,9 @@ def test_body_stages() -> None:
     assert BUFFERS["http.request_body"].stage(0) == Stage.REQUEST_BODY
     assert BUFFERS["http.response_body"].stage(1) == Stage.RESPONSE_BODY
     assert BUFFERS["file.data"].stage(1) == Stage.RESPONSE_BODY
+    # Suricata 7 and later also inspect the files a request carries
+    assert BUFFERS["file.data"].stage(0) == Stage.REQUEST_BODY
+    assert BUFFERS["file.data"].direction is None and BUFFERS["file.data"].multi
 
 
 @pytest.mark.parametrize(

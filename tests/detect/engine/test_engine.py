@@ -279,3 +279,33 @@ def test_tls_certs_rules_see_the_chain_which_is_not_logged(run: Run) -> None:
     assert sorted(a["alert"]["signature_id"] for a in alerts(events)) == [1, 2, 3]
     (tls,) = [e for e in events if e["event_type"] == "tls"]
     assert "chain" not in tls["tls"] and "certificate" not in tls["tls"]
+
+
+def test_file_data_sees_uploaded_files_and_downloaded_bodies(run: Run) -> None:
+    body = (
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"r.exe\"\r\n"
+        b"Content-Type: application/octet-stream\r\n\r\nMZ\x90\x00payload\r\n--XyZ--\r\n"
+    )
+    post = (
+        b"POST /upload HTTP/1.1\r\nHost: pacs.chu.example\r\n"
+        b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    cap = Capture()
+    c = Conversation(cap)
+    c.open()
+    c.send(0, post)
+    c.send(1, OK)
+    c.close()
+    events = run(
+        'alert http any any -> any any (msg:"PE uploaded"; flow:to_server; file.data; '
+        'content:"MZ"; startswith; sid:80;)\n'
+        'alert http any any -> any any (msg:"form field is not a file"; flow:to_server; '
+        'file.data; content:"hello"; sid:81;)\n'
+        'alert http any any -> any any (msg:"download"; flow:to_client; file.data; '
+        'content:"hello"; sid:82;)\n',
+        cap,
+    )
+    assert sorted(a["alert"]["signature_id"] for a in alerts(events)) == [80, 82]
+    assert {a["tx_id"] for a in alerts(events)} == {0}

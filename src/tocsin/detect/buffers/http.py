@@ -53,6 +53,7 @@ Names are as sent (first occurrence), values as the parser trimmed them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from tocsin.applayer.http.message import Headers, host_port, uri_host_port
@@ -241,7 +242,6 @@ _BUILDERS: dict[str, _Builder] = {
     "http.server": _field(b"server"),
     "http.location": _field(b"location"),
     "http.response_body": _response_body,
-    "file.data": _response_body,
 }
 
 
@@ -250,9 +250,48 @@ def _fields(tx: HttpTransaction, d: int) -> list[bytes]:
     return [] if h is None else [name + b": " + value for name, value in h.items]
 
 
+_BOUNDARY = re.compile(rb'boundary=(?:"([^"]+)"|([^;\s]+))', re.I)
+_FILENAME = re.compile(rb"filename\*?=", re.I)
+
+
+def _multipart_files(body: bytes, ctype: bytes) -> list[bytes]:
+    """The contents of the parts of a multipart/form-data body that carry a file (a
+    Content-Disposition with a filename), as libhtp's multipart parser hands them to
+    Suricata's file tracking; [] when there is no boundary or no file part."""
+    m = _BOUNDARY.search(ctype)
+    if m is None:
+        return []
+    delim = b"--" + (m.group(1) or m.group(2))
+    files: list[bytes] = []
+    for part in body.split(delim)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep or not _FILENAME.search(head):
+            continue
+        files.append(content[:-2] if content.endswith(b"\r\n") else content)
+    return files
+
+
+def _file_data(tx: HttpTransaction, d: int) -> list[bytes]:
+    """`file.data`: to_client, the response body; to_server (Suricata 7 and later), the files
+    the request carries: each file part of a multipart/form-data body, else the body itself
+    (PUT and plain POST uploads)."""
+    if d == 1:
+        return [tx.response_body] if tx.response_body else []
+    body = tx.request_body if tx.request_seen else b""
+    if not body:
+        return []
+    ctype = tx.request_headers.get(b"content-type") or b""
+    if ctype.lower().startswith(b"multipart/"):
+        return _multipart_files(body, ctype)
+    return [body]
+
+
 _MULTI: dict[str, Callable[[HttpTransaction, int], list[bytes]]] = {
     "http.request_header": _fields,
     "http.response_header": _fields,
+    "file.data": _file_data,
 }
 
 

@@ -110,7 +110,8 @@ def _specs() -> dict[str, BufferSpec]:
         ("http.location", "http", None, _SH, False),
         ("http.response_header", "http", None, _SH, True),
         ("http.response_body", "http", None, _SB, False),
-        ("file.data", "http", None, _SB, False),
+        # file.data: the response body to_client; to_server (Suricata 7+) the request's files
+        ("file.data", "http", _RB, _SB, True),
         # DNS (detect-dns-query.c: to_server only, one buffer per question)
         ("dns.query", "dns", _EV, None, True),
         # TLS (detect-tls-sni.c, detect-tls-cert-*.c: the client's certificate to_server, the

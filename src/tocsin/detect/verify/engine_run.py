@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tocsin.applayer.base import AppLimits
 from tocsin.applayer.protos import ALPROTO_NAMES
 from tocsin.applayer.registry import builtin
 from tocsin.capture import CaptureError
@@ -72,10 +73,14 @@ def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
     }
     if off:
         registry = registry.only({n for n in ALPROTO_NAMES if n and n not in off})
+    limits = AppLimits()
+    bodies = [b for b in (s.http_request_body_limit, s.http_response_body_limit) if b]
+    if bodies:  # libhtp's body limits: how much of a body the rules see
+        limits = replace(limits, max_body=max(bodies))
     config = PipelineConfig(
         community_id_seed=s.community_id_seed,
         writer_thread=False,
-        app=AppConfig(midstream=s.midstream),
+        app=AppConfig(midstream=s.midstream, limits=limits),
     )
     if not s.vxlan:
         config = replace(config, vxlan_port=0)
