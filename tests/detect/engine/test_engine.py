@@ -283,8 +283,8 @@ def test_tls_certs_rules_see_the_chain_which_is_not_logged(run: Run) -> None:
 
 def test_file_data_sees_uploaded_files_and_downloaded_bodies(run: Run) -> None:
     body = (
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"r.exe\"\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="r.exe"\r\n'
         b"Content-Type: application/octet-stream\r\n\r\nMZ\x90\x00payload\r\n--XyZ--\r\n"
     )
     post = (
