@@ -154,7 +154,8 @@ def analyze(
         help="Keep compiled rules on disk, keyed by the rule files' hash ($TOCSIN_CACHE_DIR).",
     ),
 ) -> None:
-    """Analyse packet captures: decode, track flows, write EVE JSON and print a summary.
+    """Analyse packet captures: decode, track flows, parse application protocols, run
+    Suricata rules (--rules), write EVE JSON and print a summary.
 
     Exit status: 0 when everything was read, 1 when a capture was truncated or corrupt
     mid-file (what came before was analysed and reported), 2 when nothing could be analysed

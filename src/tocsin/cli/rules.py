@@ -27,7 +27,10 @@ _QUOTED = re.compile(r"'[^']*'")  # values quoted in reasons: the summary groups
 
 rules_app = typer.Typer(
     name="rules",
-    help="Suricata rule files: check which rules load, and why the others do not.",
+    help=(
+        "Suricata rule files: check which rules load and why the others do not; test rules "
+        "with suricata-verify style tests."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
