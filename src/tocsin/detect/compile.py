@@ -1,14 +1,15 @@
 """Rules made ready for matching: what each rule inspects, and in which order rules run.
 
-`prepare(rules)` sorts the rules as Suricata does (action, then flowbits: rules that only set
-bits before rules that set and read, before rules that only read, before the rest; then
-priority; then load order), and classifies each:
+`prepare(rules)` sorts the rules as Suricata does (action, then flowbits and xbits: rules
+that only set bits before rules that set and read, before rules that only read, before the
+rest; then priority; then load order), and classifies each:
 
 - **tx rules** inspect an application-layer buffer (`http.uri`, `dns.query`, `tls.sni`...):
   they run on transactions and protocol events, once per transaction;
 - **IP-only rules** have addresses and nothing else to look at (no payload, no port, no flow
-  or header keyword): like Suricata, they are evaluated on the first packet of each direction
-  of a flow (and on every packet that has no flow);
+  or header keyword, no flowbits read): like Suricata, they are evaluated on the first packet
+  of each direction of a flow (and on every packet that has no flow). xbits, set or read, are
+  IP-only compatible, as in Suricata (`SIGMATCH_IPONLY_COMPAT`);
 - **packet rules** are the rest: header keywords and the packet payload.
 
 Each keeps its payload keywords compiled per buffer (`detect.match`) lazily, on the first
@@ -66,8 +67,10 @@ def buffer_proto(name: str) -> str | None:
 
 
 def _flowbits_rank(rule: Rule) -> int:
-    sets = any(fb.cmd in ("set", "unset", "toggle") for fb in rule.flowbits)
-    reads = any(fb.cmd in ("isset", "isnotset") for fb in rule.flowbits)
+    """Flowbits and xbits alike: setters, then setters that read, then readers, then the rest."""
+    cmds = [fb.cmd for fb in rule.flowbits] + [xb.cmd for xb in rule.xbits]
+    sets = any(c in ("set", "unset", "toggle") for c in cmds)
+    reads = any(c in ("isset", "isnotset") for c in cmds)
     if sets and not reads:
         return 0
     if sets and reads:

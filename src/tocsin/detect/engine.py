@@ -42,7 +42,7 @@ from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
 from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
 from tocsin.detect.model import ANY_ADDR, PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
 from tocsin.detect.prefilter import PatternSet
-from tocsin.detect.state import FlowBits, RateFilters, Thresholds
+from tocsin.detect.state import FlowBits, RateFilters, Thresholds, XBits
 from tocsin.detect.thresholdfile import ThresholdConfig
 from tocsin.detect.transforms import SEP, apply, split_key
 from tocsin.flow.layout import FF_ALERTED, PS_APP, PS_ESTABLISHED, PS_FIRST
@@ -61,6 +61,7 @@ _V4_MASK = (1 << 32) - 1
 @dataclass(frozen=True, slots=True)
 class DetectConfig:
     max_threshold_trackers: int = 100_000
+    max_xbits: int = 100_000  # (name, host or address pair) entries
     thresholds: ThresholdConfig | None = None  # a site's threshold.config
 
 
@@ -187,6 +188,7 @@ class DetectEngine:
         self.config = config or DetectConfig()
         self.rules = prepare(rules)
         self.flowbits = FlowBits()
+        self.xbits = XBits(self.config.max_xbits)
         self.thresholds = Thresholds(self.config.max_threshold_trackers)
         self.counters: dict[str, int] = {}
         self.alerts = 0
@@ -330,7 +332,7 @@ class DetectEngine:
                     if cr.rule.action == "pass":
                         # pass: no alert, and no other rule for this packet (pass rules run
                         # first); an IP-only pass rule lets the whole flow pass
-                        self._apply_flowbits(cr.rule, p.fid)
+                        self._apply_flowbits(cr.rule, p.fid, p.src, p.dst, p.ts)
                         if cr.kind == "iponly" and p.rec is not None:
                             passed.add(p.fid)
                         break
@@ -433,7 +435,7 @@ class DetectEngine:
             return False
         if rule.ip_proto is not None and not rule.ip_proto.test(p.proto):
             return False
-        if not self._flowbits_ok(rule, p.fid):
+        if not self._flowbits_ok(rule, p.fid, p.src, p.dst, p.ts):
             return False
         bufs = cr.buffers()
         xf = self._pkt_xf.get(cr.order)
@@ -516,20 +518,25 @@ class DetectEngine:
 
     # -- shared ------------------------------------------------------------------------------
 
-    def _flowbits_ok(self, rule: Rule, fid: int) -> bool:
+    def _flowbits_ok(self, rule: Rule, fid: int, src: int, dst: int, ts: int) -> bool:
+        """The rule's flowbits and xbits conditions, for a packet (or transaction direction)
+        from `src` to `dst` at `ts` (µs)."""
         for fb in rule.flowbits:
             if fb.cmd in ("isset", "isnotset") and not self.flowbits.check(fid, fb):
                 return False
-        return True
+        return all(self.xbits.check(xb, src, dst, ts) for xb in rule.xbits)
 
-    def _apply_flowbits(self, rule: Rule, fid: int) -> bool:
-        """A rule matched: its flowbit actions. True when it must not alert (noalert)."""
+    def _apply_flowbits(self, rule: Rule, fid: int, src: int, dst: int, ts: int) -> bool:
+        """A rule matched: its flowbit and xbit actions. True when it must not alert
+        (noalert)."""
         silent = rule.noalert
         for fb in rule.flowbits:
             if fb.cmd == "noalert":
                 silent = True
             else:
                 self.flowbits.apply(fid, fb)
+        for xb in rule.xbits:
+            self.xbits.apply(xb, src, dst, ts)
         return silent
 
     def _fire(
@@ -543,7 +550,7 @@ class DetectEngine:
     ) -> AlertEvent | None:
         """A rule matched: flowbit actions, thresholds, then the alert (or None)."""
         rule = cr.rule
-        if self._apply_flowbits(rule, fid):
+        if self._apply_flowbits(rule, fid, src, dst, ts):
             return None
         threshold = rule.threshold
         site = self.config.thresholds
@@ -663,15 +670,15 @@ class DetectEngine:
             decided.add(order)
             cands.discard(order)
             self.candidates += 1
-            d = self._match_tx(cr, ctx, bufs, memo)
+            d = self._match_tx(cr, ctx, bufs, memo, ts)
             if d is None:
                 continue
+            src, dst = (ctx.addrs[0], ctx.addrs[2]) if d == 0 else (ctx.addrs[2], ctx.addrs[0])
             if cr.rule.action == "pass":  # the rest of this transaction is let through
                 decided.update(cands)
                 cands.clear()
-                self._apply_flowbits(cr.rule, ctx.fid)
+                self._apply_flowbits(cr.rule, ctx.fid, src, dst, ts)
                 break
-            src, dst = (ctx.addrs[0], ctx.addrs[2]) if d == 0 else (ctx.addrs[2], ctx.addrs[0])
             ev = self._fire(
                 cr,
                 ctx.fid,
@@ -710,16 +717,16 @@ class DetectEngine:
         ctx: TxCtx,
         bufs: TxBuffers,
         memo: dict[tuple[str, int | None], list[bytes]],
+        ts: int,
     ) -> int | None:
         """The direction the rule matched the transaction in (0 to_server, 1 to_client: a
         buffer inspected both ways, in a rule with no `flow` direction, matches either), or
-        None. `memo`: the round's transformed buffers (`_tx_values`)."""
+        None. `memo`: the round's transformed buffers (`_tx_values`). Flowbits and xbits
+        are checked last: xbits need the addresses of the direction matched."""
         rule = cr.rule
         if cr.ip_protos is not None and ctx.proto not in cr.ip_protos:
             return None
         if rule.flow.established is False:
-            return None
-        if not self._flowbits_ok(rule, ctx.fid):
             return None
         compiled = cr.buffers()
         env: dict[str, int] = {}
@@ -741,6 +748,8 @@ class DetectEngine:
         a = ctx.addrs
         src, sport, dst, dport = (a[0], a[1], a[2], a[3]) if d == 0 else (a[2], a[3], a[0], a[1])
         if not cr.match_addrs(src, sport, dst, dport, True):
+            return None
+        if not self._flowbits_ok(rule, ctx.fid, src, dst, ts):
             return None
         return d
 
@@ -804,6 +813,7 @@ class DetectEngine:
             "detect.scanned_bytes": self.scanned_bytes,
             "detect.tx_rounds": self.tx_rounds,
             "detect.threshold_evicted": self.thresholds.evicted,
+            "detect.xbits_evicted": self.xbits.evicted,
             "detect.suppressed": self.suppressed,
         }
 

@@ -219,6 +219,22 @@ class Flowbit:
     any_of: bool = True  # `|` (True) or `&` (False) between names
 
 
+# Suricata's default `expire` for xbits (DETECT_XBITS_EXPIRE_DEFAULT), in seconds
+XBITS_EXPIRE_DEFAULT = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Xbit:
+    """`xbits:cmd,name,track ip_src|ip_dst|ip_pair[,expire N]`: a bit kept per host (the
+    packet's source or destination address) or per unordered address pair, not per flow.
+    `expire` (seconds of packet time) matters to the actions that set a bit."""
+
+    cmd: Literal["set", "unset", "toggle", "isset", "isnotset"]
+    name: str
+    track: Literal["ip_src", "ip_dst", "ip_pair"]
+    expire: int = XBITS_EXPIRE_DEFAULT
+
+
 @dataclass(frozen=True, slots=True)
 class Threshold:
     """`threshold:` or `detection_filter:` (kind "detection_filter")."""
@@ -265,6 +281,7 @@ class Rule:
     buffers: dict[str, list[Match]] = field(default_factory=dict)
     flow: FlowOpts = field(default_factory=FlowOpts)
     flowbits: list[Flowbit] = field(default_factory=list)
+    xbits: list[Xbit] = field(default_factory=list)
     threshold: Threshold | None = None
     detection_filter: Threshold | None = None
     # packet header checks

@@ -1,7 +1,10 @@
-"""Detection state that outlives a packet: flowbits per flow, threshold counters per track.
+"""Detection state that outlives a packet: flowbits per flow, xbits per host or address
+pair, threshold counters per track.
 
-Both are bounded: flowbits are dropped with their flow (`FlowBits.drop`), and threshold
-trackers beyond `max_trackers` are evicted oldest first (counted: `detect.threshold_evicted`).
+All are bounded: flowbits are dropped with their flow (`FlowBits.drop`); xbits expire in
+packet time, and beyond `max_bits` (name, key) entries the oldest set is evicted (counted:
+`detect.xbits_evicted`); threshold trackers beyond `max_trackers` are evicted oldest first
+(counted: `detect.threshold_evicted`).
 
 Threshold semantics are Suricata's (`detect-engine-threshold.c`), in packet time:
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from tocsin.detect.model import Flowbit, Threshold
+from tocsin.detect.model import Flowbit, Threshold, Xbit
 
 
 class FlowBits:
@@ -62,6 +65,59 @@ class FlowBits:
 
     def drop(self, fid: int) -> None:
         self.bits.pop(fid, None)
+
+
+class XBits:
+    """Named bits per host or unordered address pair, with an expiry in packet time (µs).
+
+    Semantics are Suricata's (`host-bit.c`, `ippair-bit.c`): `set` adds a bit expiring
+    `expire` seconds after the packet, and leaves an unexpired bit (and its expiry) as it is;
+    `toggle` removes a bit or sets it; a bit is still set at its expiry instant and gone
+    after. The key is the packet's source (`ip_src`), destination (`ip_dst`), or both
+    addresses in ascending order (`ip_pair`)."""
+
+    __slots__ = ("bits", "evicted", "max_bits")
+
+    def __init__(self, max_bits: int = 100_000) -> None:
+        # (name, key) -> expiry (µs), oldest set first
+        self.bits: OrderedDict[tuple[str, object], int] = OrderedDict()
+        self.max_bits = max_bits
+        self.evicted = 0
+
+    @staticmethod
+    def _key(xb: Xbit, src: int, dst: int) -> tuple[str, object]:
+        if xb.track == "ip_src":
+            return (xb.name, src)
+        if xb.track == "ip_dst":
+            return (xb.name, dst)
+        return (xb.name, (min(src, dst), max(src, dst)))
+
+    def _isset(self, key: tuple[str, object], now_us: int) -> bool:
+        until = self.bits.get(key)
+        if until is None:
+            return False
+        if until < now_us:
+            del self.bits[key]
+            return False
+        return True
+
+    def check(self, xb: Xbit, src: int, dst: int, now_us: int) -> bool:
+        """True when a condition (`isset` / `isnotset`) holds; actions return True."""
+        if xb.cmd == "isset":
+            return self._isset(self._key(xb, src, dst), now_us)
+        if xb.cmd == "isnotset":
+            return not self._isset(self._key(xb, src, dst), now_us)
+        return True
+
+    def apply(self, xb: Xbit, src: int, dst: int, now_us: int) -> None:
+        key = self._key(xb, src, dst)
+        if xb.cmd == "unset" or (xb.cmd == "toggle" and self._isset(key, now_us)):
+            self.bits.pop(key, None)
+        elif xb.cmd in ("set", "toggle") and not self._isset(key, now_us):
+            if len(self.bits) >= self.max_bits:
+                self.bits.popitem(last=False)
+                self.evicted += 1
+            self.bits[key] = now_us + xb.expire * 1_000_000
 
 
 class _Tracker:

@@ -17,7 +17,7 @@ RULES = (
     'alert tcp any any -> any any (msg:"good"; content:"abc"; sid:1;)\n'
     'alert http any any -> any any (msg:"good too"; http.uri; content:"/x"; \\\n'
     "    sid:2;)\n"
-    'alert tcp any any -> any any (msg:"unsupported"; xbits:set,a,track ip_src; sid:3;)\n'
+    'alert tcp any any -> any any (msg:"unsupported"; hostbits:set,a,track ip_src; sid:3;)\n'
     'alert tcp any any -> any any (msg:"broken"; content:"|4G|"; sid:4;)\n'
     'alert tcp any any -> any any (msg:"no sid";)\n'
 )
@@ -47,7 +47,7 @@ def test_check_reports_loaded_and_skipped(rules: Path) -> None:
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert f"{rules}: 2 rules loaded, 3 skipped" in out
-    assert f"{rules}:5 sid=3 xbits: keyword not supported" in out
+    assert f"{rules}:5 sid=3 hostbits: keyword not supported" in out
     assert f"{rules}:6 sid=4 content: invalid hex code" in out
     assert f"{rules}:7 sid=? sid: missing the required" in out
     assert "Skipped rules by keyword" in out
@@ -57,7 +57,7 @@ def test_check_reports_loaded_and_skipped(rules: Path) -> None:
 def test_check_verbose_prints_the_rule(rules: Path) -> None:
     p = tocsin("rules", "check", "-v", rules)
     assert p.returncode == 0
-    assert "xbits:set,a,track ip_src; sid:3;)" in p.stdout
+    assert "hostbits:set,a,track ip_src; sid:3;)" in p.stdout
 
 
 def test_check_json(rules: Path) -> None:
@@ -66,9 +66,9 @@ def test_check_json(rules: Path) -> None:
     doc = json.loads(p.stdout)
     assert doc["files"] == [{"file": str(rules), "rules": 5, "loaded": 2, "skipped": 3}]
     assert doc["loaded"] == 2
-    assert doc["skipped_by_keyword"] == {"xbits": 1, "content": 1, "sid": 1}
+    assert doc["skipped_by_keyword"] == {"hostbits": 1, "content": 1, "sid": 1}
     assert {(s["line"], s["keyword"]) for s in doc["skipped"]} == {
-        (5, "xbits"),
+        (5, "hostbits"),
         (6, "content"),
         (7, "sid"),
     }

@@ -18,7 +18,7 @@ GOOD = (
     'alert http any any -> any any (msg:"two"; \\\n'
     '    http.uri; content:"/x"; \\\n'
     "    classtype:trojan-activity; sid:2; rev:3;)\n"
-    'alert tcp any any -> any any (msg:"bad"; xbits:set,a,track ip_src; sid:3;)\n'
+    'alert tcp any any -> any any (msg:"bad"; hostbits:set,a,track ip_src; sid:3;)\n'
     'alert tcp any any -> any any (msg:"dup"; sid:1;)\n'
     '  alert tcp any any -> any any (msg:"indented"; sid:4;)\n'
     'alert smtp any any -> any any (msg:"smtp"; sid:5;)\n'
@@ -35,7 +35,7 @@ def test_counts_lines_and_reasons(tmp_path: Path) -> None:
     assert rs.rules[1].file == str(f) and rs.rules[1].rev == 3
     assert rs.per_file == {str(f): (6, 2)}  # the disabled rule is not counted
     got = sorted((s.line, s.keyword, s.sid) for s in rs.skipped)
-    assert got == [(8, "xbits", 3), (9, "sid", 1), (10, "", 4), (11, "protocol", 5)]
+    assert got == [(8, "hostbits", 3), (9, "sid", 1), (10, "", 4), (11, "protocol", 5)]
     by_line = {s.line: s for s in rs.skipped}
     assert by_line[8].reason == "keyword not supported"
     assert by_line[9].reason.startswith("duplicate sid 1 (gid 1): first loaded at ")

@@ -344,7 +344,7 @@ def test_app_layer_protocol_errors(opts: str, needle: str, header: str) -> None:
 @pytest.mark.parametrize(
     "keyword",
     [
-        "xbits:set,a,track ip_src",
+        "hostbits:set,a,track ip_src",
         "lua:script.lua",
         "dataset:isset,ds,type string",
         "datarep:ds,>,5",
@@ -372,5 +372,5 @@ def test_unknown_keywords(keyword: str) -> None:
 
 
 def test_the_first_problem_is_reported() -> None:
-    fails('xbits:set,a,track ip_src; content:"|4G|";', "xbits", NOT_SUPPORTED)
-    fails('content:"|4G|"; xbits:set,a,track ip_src;', "content", "invalid hex")
+    fails('hostbits:set,a,track ip_src; content:"|4G|";', "hostbits", NOT_SUPPORTED)
+    fails('content:"|4G|"; hostbits:set,a,track ip_src;', "content", "invalid hex")

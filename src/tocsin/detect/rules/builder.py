@@ -51,6 +51,7 @@ from tocsin.detect.model import (
     Rule,
     TcpFlags,
     Threshold,
+    Xbit,
 )
 from tocsin.detect.rules import content as ct
 from tocsin.detect.rules import payload as pl
@@ -91,6 +92,7 @@ class RuleBuilder:
         self.target: Literal["src_ip", "dest_ip"] | None = None
         self.flow: FlowOpts | None = None
         self.flowbits: list[Flowbit] = []
+        self.xbits: list[Xbit] = []
         self.threshold: Threshold | None = None
         self.detection_filter: Threshold | None = None
         self.header: dict[str, IntCmp] = {}  # dsize, ttl, itype, icode, ip_proto
@@ -359,6 +361,7 @@ class RuleBuilder:
             buffers=buffers,
             flow=flow,
             flowbits=self.flowbits,
+            xbits=self.xbits,
             threshold=self.threshold,
             detection_filter=self.detection_filter,
             dsize=self.header.get("dsize"),

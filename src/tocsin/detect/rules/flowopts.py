@@ -1,11 +1,13 @@
-"""Parsers for flow and packet-header keywords: flow, flowbits, threshold, detection_filter,
-flags, ip_proto, stream_size (after Suricata's detect-flow.c, detect-flowbits.c,
-detect-threshold.c, detect-detection-filter.c, detect-tcp-flags.c, detect-ipproto.c,
-detect-stream_size.c). Each returns its `model` record or raises `RuleError`.
+"""Parsers for flow and packet-header keywords: flow, flowbits, xbits, threshold,
+detection_filter, flags, ip_proto, stream_size (after Suricata's detect-flow.c,
+detect-flowbits.c, detect-xbits.c, detect-threshold.c, detect-detection-filter.c,
+detect-tcp-flags.c, detect-ipproto.c, detect-stream_size.c). Each returns its `model`
+record or raises `RuleError`.
 
 flowbits: `a|b` (any of, for isset/isnotset: Suricata's OR list) and `a&b` (all of: Snort's
 form; Suricata reads `a&b` as one bit named "a&b") fill `Flowbit.names`. `flowbits:noalert`
-is returned as a `Flowbit` with cmd "noalert" for the builder to turn into `Rule.noalert`.
+is returned as a `Flowbit` with cmd "noalert" for the builder to turn into `Rule.noalert`;
+`xbits:noalert` likewise returns None.
 """
 
 from __future__ import annotations
@@ -13,8 +15,16 @@ from __future__ import annotations
 import re
 from typing import Literal, cast
 
-from tocsin.detect.model import Flowbit, FlowOpts, IntCmp, TcpFlags, Threshold
-from tocsin.detect.rules.errors import RuleError
+from tocsin.detect.model import (
+    XBITS_EXPIRE_DEFAULT,
+    Flowbit,
+    FlowOpts,
+    IntCmp,
+    TcpFlags,
+    Threshold,
+    Xbit,
+)
+from tocsin.detect.rules.errors import NOT_SUPPORTED, RuleError
 
 _FLOW_WORD = re.compile(r"[A-Za-z_]+")
 # flow option -> (its group: one option per group, the FlowOpts field it sets, the value)
@@ -61,6 +71,8 @@ IP_PROTOCOLS.update({alias: v for v, alias in _PROTOCOLS.values()})
 
 
 _FbCmd = Literal["set", "unset", "toggle", "isset", "isnotset", "noalert"]
+_XbCmd = Literal["set", "unset", "toggle", "isset", "isnotset"]
+_XbTrack = Literal["ip_src", "ip_dst", "ip_pair"]
 _Track = Literal["by_src", "by_dst", "by_rule", "by_both", "by_flow"]
 _Kind = Literal["limit", "threshold", "both", "backoff", "detection_filter"]
 
@@ -113,6 +125,46 @@ def parse_flowbits(value: str) -> Flowbit:
     if "&" in names:
         return Flowbit(cast(_FbCmd, cmd), _bit_names(names, "&"), any_of=False)
     return Flowbit(cast(_FbCmd, cmd), _bit_names(names, "|"))
+
+
+def parse_xbits(value: str) -> Xbit | None:
+    """`cmd,name,track ip_src|ip_dst|ip_pair[,expire N]` (track and expire in either order;
+    track required), or `noalert` (None). Suricata 8's `track tx` is not supported."""
+    kw = "xbits"
+    parts = [p.strip(" \t") for p in value.split(",")]
+    parts = [p for p in parts if p]
+    if parts == ["noalert"]:
+        return None
+    if len(parts) < 2:
+        raise RuleError(f"{value.strip()!r} is not a valid setting for xbits", kw)
+    cmd, name, *opts = parts
+    if cmd not in ("set", "unset", "toggle", "isset", "isnotset"):
+        raise RuleError(f"invalid xbits action {cmd!r}", kw)
+    if any(c.isspace() for c in name):
+        raise RuleError(f"invalid xbit name {name!r}: spaces are not allowed", kw)
+    track: str | None = None
+    expire: int | None = None
+    for opt in opts:
+        key, _, val = opt.partition(" ")
+        val = val.strip(" \t")
+        if key == "track" and track is None and val:
+            if val == "tx":
+                raise RuleError(f"track tx: {NOT_SUPPORTED}", kw)
+            if val not in ("ip_src", "ip_dst", "ip_pair"):
+                raise RuleError(f"invalid track {val!r} (ip_src, ip_dst, ip_pair)", kw)
+            track = val
+        elif key == "expire" and expire is None and val:
+            expire = _count(val, kw, "expire", 1)
+        else:
+            raise RuleError(f"invalid or repeated xbits option {opt!r}", kw)
+    if track is None:
+        raise RuleError("xbits needs track ip_src, ip_dst or ip_pair", kw)
+    return Xbit(
+        cast(_XbCmd, cmd),
+        name,
+        cast(_XbTrack, track),
+        XBITS_EXPIRE_DEFAULT if expire is None else expire,
+    )
 
 
 def _pairs(value: str, kw: str, keys: frozenset[str]) -> dict[str, str]:

@@ -102,6 +102,12 @@ def kw_flow(b: RuleBuilder, name: str, value: str | None, negated: bool) -> None
             b.noalert = True
         else:
             b.flowbits.append(fb)
+    elif name == "xbits":
+        xb = fo.parse_xbits(v)
+        if xb is None:
+            b.noalert = True
+        else:
+            b.xbits.append(xb)
     elif name in ("threshold", "detection_filter"):
         if b.threshold is not None or b.detection_filter is not None:
             raise RuleError("only one threshold or detection_filter per rule", name)
@@ -217,7 +223,7 @@ def _table() -> dict[str, _Spec]:
     for kw in ("sid", "rev", "gid", "priority", "classtype", "reference", "metadata", "target"):
         t[kw] = _Spec(kw_meta)
     t["msg"] = _Spec(kw_meta, quotes="req")
-    for kw in ("flow", "flowbits", "threshold", "detection_filter", "stream_size"):
+    for kw in ("flow", "flowbits", "xbits", "threshold", "detection_filter", "stream_size"):
         t[kw] = _Spec(kw_flow)
     for kw in ("dsize", "ttl", "itype", "icode", "ip_proto"):
         t[kw] = _Spec(kw_header)
