@@ -40,7 +40,17 @@ from tocsin.decode.layout import FLAG_FLOW, FLAG_IP, FLAG_PORTS
 from tocsin.detect.buffers.registry import spec
 from tocsin.detect.compile import CompiledRule, buffer_proto, prepare
 from tocsin.detect.match.fastpattern import choose_fast_pattern, fp_bytes
-from tocsin.detect.model import ANY_ADDR, PAYLOAD, V4_BASE, AddrSet, IntCmp, PortSet, Rule, TcpFlags
+from tocsin.detect.model import (
+    ANY_ADDR,
+    CMP_OPS,
+    PAYLOAD,
+    V4_BASE,
+    AddrSet,
+    IntCmp,
+    PortSet,
+    Rule,
+    TcpFlags,
+)
 from tocsin.detect.prefilter import PatternSet
 from tocsin.detect.state import FlowBits, RateFilters, Thresholds, XBits
 from tocsin.detect.thresholdfile import ThresholdConfig
@@ -97,21 +107,11 @@ def _port_table(s: PortSet) -> _V4Table:
 
 
 def _cmp_mask(c: IntCmp, v: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    op = c.op
-    if op == "=":
-        return np.asarray(v == c.a, dtype=np.bool_)
-    if op == "!=":
-        return np.asarray(v != c.a, dtype=np.bool_)
-    if op == "<":
-        return v < c.a
-    if op == ">":
-        return v > c.a
-    if op == "<=":
-        return v <= c.a
-    if op == ">=":
-        return v >= c.a
+    compare = CMP_OPS.get(c.op)
+    if compare is not None:
+        return np.asarray(compare(v, c.a), dtype=np.bool_)
     inside = (v > c.a) & (v < c.b)
-    return inside if op == "<>" else ~inside
+    return inside if c.op == "<>" else ~inside
 
 
 def flags_match(f: TcpFlags, flags: int) -> bool:

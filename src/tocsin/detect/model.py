@@ -16,7 +16,9 @@ within, `/R`, `relative`) refer to the previous match in the same buffer's list.
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -79,22 +81,22 @@ class IntCmp:
     b: int = 0
 
     def test(self, v: int) -> bool:
-        op = self.op
-        if op == "=":
-            return v == self.a
-        if op == "!=":
-            return v != self.a
-        if op == "<":
-            return v < self.a
-        if op == ">":
-            return v > self.a
-        if op == "<=":
-            return v <= self.a
-        if op == ">=":
-            return v >= self.a
-        if op == "<>":
-            return self.a < v < self.b
-        return not self.a < v < self.b  # "!<>"
+        compare = CMP_OPS.get(self.op)
+        if compare is not None:
+            return bool(compare(v, self.a))
+        inside = self.a < v < self.b
+        return inside if self.op == "<>" else not inside  # "!<>"
+
+
+# the single-value comparisons of IntCmp (also applied to numpy arrays by the engine)
+CMP_OPS: dict[str, Callable[[Any, int], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
 
 
 # a value in a byte_* / isdataat / offset option: a number or a byte_extract variable name
