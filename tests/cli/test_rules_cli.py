@@ -123,3 +123,35 @@ def test_rules_test_refuses_a_path_that_is_not_a_directory(tmp_path: Path) -> No
     p = _tocsin("rules", "test", str(tmp_path / "missing"), cache=tmp_path)
     assert p.returncode == 2
     assert p.stderr.strip().startswith("tocsin: ") and "not a directory" in p.stderr
+
+
+def test_packet_rules_run_without_the_app_layer(tmp_path: Path) -> None:
+    """--no-app-layer: payload and header rules still alert; rules on app-layer buffers
+    (smb.share, http.uri) have nothing to look at."""
+    eve = tmp_path / "eve.json"
+    p = _tocsin(
+        "analyze", str(SAMPLES), "--no-app-layer", "-r", str(DEMO_RULES), "--eve", str(eve),
+        cache=tmp_path / "c",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    lines = eve.read_text().splitlines()
+    sids = sorted(
+        json.loads(x)["alert"]["signature_id"] for x in lines if '"event_type":"alert"' in x
+    )
+    assert sids == [9000001, 9000003, 9000004]
+    alerted = [json.loads(x) for x in lines if '"event_type":"flow"' in x]
+    assert sum(f["flow"]["alerted"] for f in alerted) == 3
+
+
+def test_bad_vars_and_threshold_files_are_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "vars.yaml"
+    bad.write_text("vars: [unclosed\n")
+    p = _tocsin("analyze", str(SAMPLES), "-r", str(DEMO_RULES), "--vars", str(bad), cache=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "vars.yaml: not valid YAML (line 2" in p.stderr
+    p = _tocsin(
+        "analyze", str(SAMPLES), "-r", str(DEMO_RULES), "--threshold-file",
+        str(tmp_path / "none.config"), cache=tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 2 and "cannot read threshold file" in p.stderr
+    assert "Traceback" not in p.stderr

@@ -25,7 +25,10 @@ def read_vars_file(path: Path) -> RuleVars:
     try:
         doc: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise VarsFileError(f"{path}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise VarsFileError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(doc, dict):
         raise VarsFileError(f"{path}: expected a YAML mapping with a 'vars:' section")
     try:

@@ -284,39 +284,20 @@ class Pipeline:
             if alerts:
                 _mark_alerted([], chunks, alerts)
                 alerts = _with_alert_flows(alerts, t, wirelen[a:b])
-            ended = stack(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
-            if ended is None:
-                if alerts:
-                    self.out.sequence([[ev for _, ev in alerts]])
-                continue
-            det.flows_ended(ended["flow_id"])
-            if not alerts:
-                self.out.sequence([ended])
-                continue
-            cut_at = np.searchsorted(ended["end_idx"], [i for i, _ in alerts], side="right")
-            items: list[Any] = []
-            done = 0
-            for (_, ev), cut in zip(alerts, cut_at.tolist(), strict=True):
-                if cut > done:
-                    items.append(ended[done:cut])
-                    done = cut
-                items.append([ev])
-            if done < ended.shape[0]:
-                items.append(ended[done:])
-            self.out.sequence(items)
+            self.out.sequence(self._in_order(chunks, alerts))
 
     def _in_order(
         self, chunks: list[npt.NDArray[np.void]], events: list[tuple[int, Any]]
     ) -> list[Any]:
-        """Ended flows and app events in packet order, as writer items: a flow that ended at
-        packet i (timeout, reuse, eviction) comes before the events of packet i; a flow's own
-        closing events (transactions left pending) come just before it."""
+        """Ended flows and events (app-layer events, alerts) in packet order, as writer items:
+        a flow that ended at packet i (timeout, reuse, eviction) comes before the events of
+        packet i; a flow's own closing events (transactions left pending) come just before
+        it."""
         app = self.app
-        assert app is not None
         ended = stack(chunks) if len(chunks) > 1 else (chunks[0] if chunks else None)
         closing: list[tuple[int, list[Any]]] = []
         if ended is not None and ended.shape[0]:
-            if (ended["app_flags"] & AF_PY).any():
+            if app is not None and (ended["app_flags"] & AF_PY).any():
                 closing = app.end_flows(ended)
             self._count_app_flows(ended)
         if not events and not closing:

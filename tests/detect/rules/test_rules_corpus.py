@@ -9,7 +9,6 @@ the module is skipped.
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -47,14 +46,11 @@ def _check_accounting(rs: RuleSet, files: list[Path]) -> tuple[int, int]:
 
 def test_et_open_loads() -> None:
     files = _files("et-open")
-    start = time.perf_counter()
-    rs = load_rules(files)
-    took = time.perf_counter() - start
+    rs = load_rules(files)  # load time: bench/results and `tocsin rules check` report it
     active, loaded = _check_accounting(rs, files)
     assert active > 5000
     top = Counter(s.keyword for s in rs.skipped).most_common(10)
     assert loaded >= 0.95 * active, (loaded, active, top)
-    assert took < 20, took
     # every skip is a known limitation or a protocol, not a parser error
     assert all(
         s.reason == "keyword not supported" or s.reason.startswith("protocol not supported")

@@ -17,9 +17,10 @@ What is reproduced, in libhtp's order:
    the first "@" and a hostname / port; then the path (up to "?" or "#"), the query (after
    "?", up to "#"), the fragment (after "#"). A CONNECT target is an authority: no path, so
    no `http.uri` at all. An absolute target "http://host/p?q" gives "/p?q".
-2. The path is decoded (`path_decode_uri`, IDS): `%XX` is decoded (`%00` gives a NUL byte
-   that stays; `%2f` and `%5c` are decoded too, `path-separators-decode`); `%uXXXX` is
-   decoded (`u-encoding-decode`): `%u00XX` gives byte XX, other code points go through the
+2. The path is decoded (`path_decode_uri`, IDS): a "%" and two hex digits is decoded
+   (`%00` gives a NUL byte that stays; `%2f` and `%5c` are decoded too,
+   `path-separators-decode`); "%u" and four hex digits (`%u0041`) is decoded
+   (`u-encoding-decode`): `%u0041` gives byte 0x41, code points above 0xff go through the
    Windows-1252 best-fit map ("?" when unmapped: `%uff0f` is "/"); an invalid or truncated
    escape keeps its "%" and the bytes after it are read as they are. Every byte `\\` becomes
    "/" (`backslash-convert-slashes`); a "/" right after a "/" is dropped
@@ -34,8 +35,8 @@ What is reproduced, in libhtp's order:
    or "/.." loses it without a trailing "/" ("/a/b/.." is "/a"). Suricata 8's current code
    is this state machine; an older libhtp-rs split the path on "/" instead, which keeps a
    trailing "/" after "/." ("/a/./" is "/a/" there, "/a" here).
-5. The query (and the fragment) are URL-decoded (`decode_uri`): `%XX` and `%uXXXX` as in the
-   path (one decoder configuration is shared, so `%u` is decoded in the query too), nothing
+5. The query (and the fragment) are URL-decoded (`decode_uri`): both escapes as in the path
+   (one decoder configuration is shared, so "%u" escapes are decoded in the query too), nothing
    else: "+" stays, "%2f" becomes "/" without any compression, no dot segment removal.
 
 The result is path + "?" + query (when there is a "?") + "#" + fragment (when there is a
@@ -204,7 +205,8 @@ def normalize_path(path: bytes) -> bytes:
 
 
 def _u_escape(data: bytes, j: int) -> int | None:
-    """The byte of a valid `%uXXXX` whose "u" is at `j` (libhtp's u decoding), or None."""
+    """The byte of a valid "%u" escape (four hex digits) whose "u" is at `j`, decoded as
+    libhtp decodes it, or None."""
     hexs = data[j + 1 : j + 5]
     if len(hexs) != 4 or not _HEX.issuperset(hexs):
         return None
