@@ -21,7 +21,7 @@ from tocsin.applayer.base import TO_CLIENT, TO_SERVER, ParseError
 from tocsin.applayer.dcerpc.pdu import looks_like_dcerpc
 from tocsin.applayer.smb import status as S
 from tocsin.applayer.smb.auth import parse_blob
-from tocsin.applayer.smb.smb2 import fuid_text, unix_time
+from tocsin.applayer.smb.smb2 import fuid_text, record_create
 from tocsin.applayer.smb.state import LOGGED, QUIET, Carrier, OpenFile, SmbState, Tree, Tx
 from tocsin.model.smb import SmbHost, SmbService
 
@@ -248,26 +248,8 @@ class Smb1:
             st.log(tx, TO_CLIENT, ts)
 
     def _created(self, tx: Tx, h: Hdr, m: bytes, w: int, ts: int) -> None:
-        f, st = tx.fields, self.st
         fid = _u16(m, w + 5)
-        times = struct.unpack_from("<QQQQ", m, w + 11)
-        for k, t in zip(("created", "accessed", "modified", "changed"), times, strict=True):
-            f[k] = unix_time(t)
-        f["size"] = int(struct.unpack_from("<Q", m, w + 55)[0])
-        f["fuid"] = f"{fid:04x}"
-        tree = st.tree(tx.session_id, tx.tree_id)
-        of = OpenFile(
-            fuid=f["fuid"],
-            name=tx.name or "<share_root>",
-            session_id=tx.session_id,
-            tree_id=tx.tree_id,
-            share=tree.name if tree else None,
-            is_pipe=tree.is_pipe if tree else None,
-            size=f["size"],
-            opened=ts // 1_000_000,
-            delete_on_close=f.get("access") == "delete on close",
-        )
-        st.add_file(fid_key(fid, tx.session_id), of, ts)
+        record_create(self.st, tx, fid_key(fid, tx.session_id), f"{fid:04x}", m, w + 11, w + 55, ts)
 
     def _open_file(self, tx: Tx, m: bytes, data_off: int) -> OpenFile | None:
         if tx.fid is None:

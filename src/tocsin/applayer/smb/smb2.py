@@ -243,29 +243,12 @@ class Smb2:
 
     # ------------------------------------------------------------------ commands
     def _created(self, tx: Tx, m: bytes, b: int, ts: int) -> None:
-        st, f = self.st, tx.fields
+        st = self.st
         fid = m[b + 64 : b + 80]
         if len(fid) < 16:
             raise ParseError("smb2: CREATE response cut short")
-        times = struct.unpack_from("<QQQQ", m, b + 8)
-        for k, t in zip(("created", "accessed", "modified", "changed"), times, strict=True):
-            f[k] = unix_time(t)
-        f["size"] = int(struct.unpack_from("<Q", m, b + 48)[0])
-        f["fuid"] = fuid_text(fid)
         tx.fid = fid
-        tree = st.tree(tx.session_id, tx.tree_id)
-        of = OpenFile(
-            fuid=f["fuid"],
-            name=tx.name or "<share_root>",
-            session_id=tx.session_id,
-            tree_id=tx.tree_id,
-            share=tree.name if tree else None,
-            is_pipe=tree.is_pipe if tree else None,
-            size=f["size"],
-            opened=ts // 1_000_000,
-            delete_on_close=f.get("access") == "delete on close",
-        )
-        st.add_file(fid, of, ts)
+        record_create(st, tx, fid, fuid_text(fid), m, b + 8, b + 48, ts)
 
     def _write(self, tx: Tx, m: bytes, off: int, data_off: int, n: int, end: int, ts: int) -> None:
         of = self._open_file(tx, m, off + data_off)
@@ -385,3 +368,29 @@ class Smb2:
         if of.is_pipe is None:
             of.is_pipe = looks_like_dcerpc(m, data_at)
         return of
+
+
+def record_create(
+    st: SmbState, tx: Tx, key: bytes, fuid: str, m: bytes, times_at: int, size_at: int, ts: int
+) -> None:
+    """A CREATE that succeeded (SMB2, or SMB1 NT_CREATE_ANDX): its times, size and file id on
+    the transaction, and the file among the open ones (for reads, writes and closes)."""
+    f = tx.fields
+    times = struct.unpack_from("<QQQQ", m, times_at)
+    for k, t in zip(("created", "accessed", "modified", "changed"), times, strict=True):
+        f[k] = unix_time(t)
+    f["size"] = int(struct.unpack_from("<Q", m, size_at)[0])
+    f["fuid"] = fuid
+    tree = st.tree(tx.session_id, tx.tree_id)
+    of = OpenFile(
+        fuid=fuid,
+        name=tx.name or "<share_root>",
+        session_id=tx.session_id,
+        tree_id=tx.tree_id,
+        share=tree.name if tree else None,
+        is_pipe=tree.is_pipe if tree else None,
+        size=f["size"],
+        opened=ts // 1_000_000,
+        delete_on_close=f.get("access") == "delete on close",
+    )
+    st.add_file(key, of, ts)
