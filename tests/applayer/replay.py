@@ -182,3 +182,30 @@ def chunks(pcap: Path | str, port: int | None = None) -> list[list[tuple[int, by
     """Per flow (capture order): the (direction, payload) chunks a parser is fed, in order,
     for unit and fuzz tests that feed real bytes by hand."""
     return [e.body.fed for e in replay(_Recorder, pcap, port=port)]
+
+
+class Feeder:
+    """A parser fed like the dispatcher feeds it (`skip` and `done` honoured), its events
+    kept as (event class, body, direction, ts, tx_id)."""
+
+    def __init__(self, parser_cls: type[AppParser], limits: AppLimits | None = None) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.parser = parser_cls(
+            lambda cls, body, d, ts, tx=None: self.events.append((cls, body, d, ts, tx)),
+            limits or AppLimits(),
+        )
+
+    def feed(self, direction: int, data: bytes, ts: int = 0) -> None:
+        p = self.parser
+        if p.done[direction]:
+            return
+        take = min(p.skip[direction], len(data))
+        p.skip[direction] -= take
+        if data[take:]:
+            p.feed(direction, data[take:], ts)
+
+    def bodies(self) -> list[Any]:
+        return [e[1] for e in self.events]
+
+    def types(self) -> list[str]:
+        return [e[1].event_type for e in self.events]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import msgspec
@@ -32,32 +31,15 @@ from tocsin.model.ids import FlowId
 from tocsin.model.rdp import RdpClient, RdpEvent, RdpInfo
 
 from ..fuzzing import mutate
+from ..replay import Feeder as _Feeder
 from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "rdp"
 
 
-class Feeder:
-    """A parser fed like the dispatcher feeds it: `skip` and `done` honoured."""
-
+class Feeder(_Feeder):
     def __init__(self, limits: AppLimits | None = None) -> None:
-        self.events: list[tuple[Any, ...]] = []
-        self.parser = RdpParser(
-            lambda cls, body, d, ts, tx=None: self.events.append((cls, body, d, ts, tx)),
-            limits or AppLimits(),
-        )
-
-    def feed(self, direction: int, data: bytes, ts: int = 0) -> None:
-        p = self.parser
-        if p.done[direction]:
-            return
-        take = min(p.skip[direction], len(data))
-        p.skip[direction] -= take
-        if data[take:]:
-            p.feed(direction, data[take:], ts)
-
-    def types(self) -> list[str]:
-        return [e[1].event_type for e in self.events]
+        super().__init__(RdpParser, limits)
 
 
 def tpkt(tpdu: bytes) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import msgspec
@@ -25,32 +24,15 @@ from tocsin.model.ids import FlowId
 from tocsin.model.ssh import SshEnd, SshEvent, SshInfo
 
 from ..fuzzing import mutate
+from ..replay import Feeder as _Feeder
 from ..replay import chunks, replay
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "ssh"
 
 
-class Feeder:
-    """A parser fed like the dispatcher feeds it: `skip` and `done` honoured."""
-
+class Feeder(_Feeder):
     def __init__(self, limits: AppLimits | None = None) -> None:
-        self.events: list[tuple[Any, ...]] = []
-        self.parser = SshParser(
-            lambda cls, body, d, ts, tx=None: self.events.append((cls, body, d, ts, tx)),
-            limits or AppLimits(),
-        )
-
-    def feed(self, direction: int, data: bytes, ts: int = 0) -> None:
-        p = self.parser
-        if p.done[direction]:
-            return
-        take = min(p.skip[direction], len(data))
-        p.skip[direction] -= take
-        if data[take:]:
-            p.feed(direction, data[take:], ts)
-
-    def bodies(self) -> list[SshInfo]:
-        return [e[1] for e in self.events]
+        super().__init__(SshParser, limits)
 
 
 def ssh_flow(name: str) -> list[tuple[int, bytes]]:
