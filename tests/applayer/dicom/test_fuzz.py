@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tocsin.applayer.base import AppLimits, ParseError
 from tocsin.applayer.dicom import DicomParser
 
+from ..fuzzing import mutate_segments
 from .build import FIXTURES, FORBIDDEN, Driver, streams
 
 SCENARIOS = ("echo", "store", "find", "move", "get", "reject", "abort")
@@ -43,23 +44,7 @@ def run(segments: list[tuple[int, int, bytes]], chunk: int, limits: AppLimits) -
 
 @st.composite
 def mutated(draw: st.DrawFn) -> list[tuple[int, int, bytes]]:
-    segs = list(exchange(draw(st.sampled_from(SCENARIOS))))
-    for _ in range(draw(st.integers(1, 4))):
-        i = draw(st.integers(0, len(segs) - 1))
-        d, ts, data = segs[i]
-        op = draw(st.sampled_from(("flip", "truncate", "insert", "drop")))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data = data[:pos] + bytes([data[pos] ^ draw(st.integers(1, 255))]) + data[pos + 1 :]
-        elif op == "truncate":
-            data = data[:pos]
-            segs = segs[: i + 1]
-        elif op == "insert":
-            data = data[:pos] + draw(st.binary(min_size=1, max_size=16)) + data[pos:]
-        else:
-            data = data[:pos] + data[pos + draw(st.integers(1, 32)) :]
-        segs[i] = (d, ts, data)
-    return segs
+    return mutate_segments(draw, list(exchange(draw(st.sampled_from(SCENARIOS)))))
 
 
 LIMITS = st.sampled_from([AppLimits(), AppLimits(max_message=512, max_pending=2, max_items=3)])

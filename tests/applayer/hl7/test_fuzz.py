@@ -17,6 +17,7 @@ from tocsin.applayer.base import AppLimits, ParseError
 from tocsin.applayer.hl7 import HL7Parser
 
 from ..dicom.build import FIXTURES, FORBIDDEN, Driver, streams
+from ..fuzzing import mutate_segments
 
 PCAPS = ("hl7-aa", "hl7-errors", "hl7-noack", "hl7-ndpi")
 
@@ -45,28 +46,11 @@ def run(segments: list[tuple[int, int, bytes]], chunk: int, limits: AppLimits) -
 
 @st.composite
 def mutated(draw: st.DrawFn) -> list[tuple[int, int, bytes]]:
-    segs = list(exchange(draw(st.sampled_from(PCAPS))))
-    for _ in range(draw(st.integers(1, 4))):
-        i = draw(st.integers(0, len(segs) - 1))
-        d, ts, data = segs[i]
-        op = draw(st.sampled_from(("flip", "truncate", "insert", "drop")))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data = data[:pos] + bytes([data[pos] ^ draw(st.integers(1, 255))]) + data[pos + 1 :]
-        elif op == "truncate":
-            data = data[:pos]
-            segs = segs[: i + 1]
-        elif op == "insert":
-            ins = draw(st.sampled_from([b"\x0b", b"\x1c", b"\r", b"|", b"^", b"MSA|AA|"]))
-            data = (
-                data[:pos]
-                + draw(st.one_of(st.just(ins), st.binary(min_size=1, max_size=16)))
-                + data[pos:]
-            )
-        else:
-            data = data[:pos] + data[pos + draw(st.integers(1, 32)) :]
-        segs[i] = (d, ts, data)
-    return segs
+    return mutate_segments(
+        draw,
+        list(exchange(draw(st.sampled_from(PCAPS)))),
+        [b"\x0b", b"\x1c", b"\r", b"|", b"^", b"MSA|AA|"],
+    )
 
 
 LIMITS = st.sampled_from([AppLimits(), AppLimits(max_message=64, max_pending=1, max_items=2)])
