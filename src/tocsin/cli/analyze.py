@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -15,6 +16,14 @@ from tocsin.capture import CaptureError
 from tocsin.cli.progress import make_progress
 from tocsin.cli.summary import render_summary
 from tocsin.detect.cache import load_engine
+from tocsin.detect.correlate.config import (
+    ConfigError,
+    CorrelateConfig,
+    build_correlator,
+    load_config,
+)
+from tocsin.detect.correlate.correlator import Correlator
+from tocsin.detect.correlate.registry import RegistryError
 from tocsin.detect.engine import DetectConfig, DetectEngine
 from tocsin.detect.rules.loader import RuleFileError
 from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
@@ -64,6 +73,24 @@ def _load_rules(
         )
         err.print(f"rules: {len(rs.rules)} loaded{skipped}{how}", highlight=False)
     return loaded.engine
+
+
+def _load_correlator(path: Path | None, only: str, rule_vars: Path | None) -> Correlator:
+    """The correlator for --detect-config / --only-detectors, or a clear error and exit 2."""
+    try:
+        cfg = load_config(path) if path is not None else CorrelateConfig()
+        if only:
+            names = tuple(x.strip() for x in only.split(",") if x.strip())
+            cfg = replace(cfg, enable=names, source="--only-detectors")
+        if rule_vars is not None and (path is None or cfg.home_net == CorrelateConfig().home_net):
+            home = read_vars_file(rule_vars).address_groups.get("HOME_NET")
+            if home:
+                nets = [x.strip() for x in home.strip("[]").split(",")]
+                cfg = replace(cfg, home_net=tuple(x for x in nets if x and x[0] not in "!$"))
+        return build_correlator(cfg)
+    except (ConfigError, RegistryError, VarsFileError, ValueError) as exc:
+        _error(str(exc))
+        raise typer.Exit(2) from None
 
 
 def analyze(
@@ -153,6 +180,28 @@ def analyze(
         "--rule-cache/--no-rule-cache",
         help="Keep compiled rules on disk, keyed by the rule files' hash ($TOCSIN_CACHE_DIR).",
     ),
+    detectors: bool = typer.Option(
+        True,
+        "--detectors/--no-detectors",
+        help=(
+            "Run the behavioural, intel and medical detectors over flows and protocol events "
+            "(scans, floods, brute force, beacons, lateral movement...). "
+            "'tocsin detectors list' shows them."
+        ),
+    ),
+    only_detectors: str = typer.Option(
+        "",
+        "--only-detectors",
+        help="Comma-separated detector names or families to run (e.g. 'behaviour,medical').",
+    ),
+    detect_config: Path | None = typer.Option(
+        None,
+        "--detect-config",
+        help=(
+            "YAML with the detectors' settings: home_net, thresholds per detector, which to "
+            "disable, the re-alert window. See docs/detectors.md."
+        ),
+    ),
 ) -> None:
     """Analyse packet captures: decode, track flows, parse application protocols, run
     Suricata rules (--rules), write EVE JSON and print a summary.
@@ -194,6 +243,7 @@ def analyze(
     elif threshold_file is not None:
         _error("--threshold-file needs rules (--rules FILE)")
         raise typer.Exit(2)
+    correlate = _load_correlator(detect_config, only_detectors, rule_vars) if detectors else None
     config = PipelineConfig(
         flow=FlowConfig(cap=flow_cap),
         stats_interval_s=stats_interval,
@@ -203,7 +253,13 @@ def analyze(
     try:
         with make_progress(err, enabled=show, tty=err.is_terminal) as report:
             result = run_analysis(
-                captures, eve, config, progress=report, registry=registry, detect=detect
+                captures,
+                eve,
+                config,
+                progress=report,
+                registry=registry,
+                detect=detect,
+                correlate=correlate,
             )
     except (CaptureError, EveSinkError) as exc:
         _error(str(exc))
@@ -234,6 +290,8 @@ def analyze(
             "counters": result.counters,
             "detect_timings_s": {k: round(v, 4) for k, v in result.detect_timings.items()},
             "rules_loaded": result.rules_loaded,
+            "detectors_loaded": result.detectors_loaded,
+            "detector_alerts": result.detector_alerts,
             "top_alerts": [
                 {"gid": g, "signature_id": sid, "signature": m, "severity": sev, "alerts": n}
                 for g, sid, m, sev, n in result.top_alerts

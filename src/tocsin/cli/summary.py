@@ -83,6 +83,21 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
             for gid, sid, msg, sev, n in r.top_alerts:
                 t.add_row(f"{sid}" if gid == 1 else f"{gid}:{sid}", msg, str(sev), f"{n:,}")
             console.print(t)
+    if r.detectors_loaded is not None:
+        n_det = sum(r.detector_alerts.values())
+        if not n_det:
+            console.print(f"Detectors: {r.detectors_loaded} running, no alert.", markup=False)
+        else:
+            t = Table(
+                title=f"Detections: {n_det:,} ({r.detectors_loaded} detectors running), "
+                "by detector",
+                title_justify="left",
+            )
+            t.add_column("detector")
+            t.add_column("alerts", justify="right")
+            for name, n in sorted(r.detector_alerts.items(), key=lambda kv: (-kv[1], kv[0])):
+                t.add_row(name, f"{n:,}")
+            console.print(t)
     if r.anomalies:
         t = Table(title="Anomalies", title_justify="left")
         t.add_column("decoder event (malformed packets)")

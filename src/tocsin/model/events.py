@@ -105,7 +105,18 @@ class AnomalyEvent(_Event, frozen=True, tag="anomaly"):
     flow_id: FlowId | None = None
 
 
+class AlertEndpoint(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Suricata's `alert.source` / `alert.target`: who acts, who is acted upon."""
+
+    ip: str
+    port: int | None = None
+
+
 class AlertInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    """`metadata` holds, for Tocsin's detectors (gid 8), `detector`, `mitre_technique_id`,
+    `mitre_tactic_id` and `confidence`; `context` (Suricata's free-form object) holds their
+    `evidence`: the counts, peers, times and sample values that made them fire."""
+
     action: str
     gid: int
     signature_id: int
@@ -114,6 +125,9 @@ class AlertInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     category: str = ""  # the classtype's description; omitted without one, as Suricata does
     severity: int = 3
     metadata: dict[str, list[str]] | None = None
+    source: AlertEndpoint | None = None
+    target: AlertEndpoint | None = None
+    context: dict[str, Any] | None = None
 
 
 class AlertFlow(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -16,6 +16,7 @@ from pathlib import Path
 from tocsin.applayer.registry import Registry
 from tocsin.capture import open_capture
 from tocsin.decode.layout import ANOMALY_NAMES
+from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.engine import DetectEngine
 from tocsin.output.sink import EveSink
 from tocsin.runtime.clock import monotonic, process_age_s
@@ -54,6 +55,8 @@ class AnalysisResult:
     detect_timings: dict[str, float] = field(default_factory=dict)  # seconds, by step
     rules_loaded: int | None = None  # None: no rules
     top_alerts: list[tuple[int, int, str, int, int]] = field(default_factory=list)
+    detector_alerts: dict[str, int] = field(default_factory=dict)  # by detector name
+    detectors_loaded: int | None = None
     wall_s: float = 0.0
     startup_s: float = 0.0
     steady_pps: float = 0.0
@@ -68,12 +71,13 @@ def analyze(
     progress: Callable[[Progress], None] | None = None,
     registry: Registry | None = None,
     detect: DetectEngine | None = None,
+    correlate: Correlator | None = None,
 ) -> AnalysisResult:
     t0 = monotonic() - process_age_s()
     captures = open_capture(paths, batch_packets=batch_packets)
     sink = EveSink(eve_path)
     result = AnalysisResult(files=[str(p) for p in captures.files])
-    pipeline = Pipeline(config, sink, registry, detect)
+    pipeline = Pipeline(config, sink, registry, detect, correlate)
     t_first: float | None = None
     first_packets = 0
     errors_seen = 0
@@ -157,3 +161,6 @@ def _fill(
         result.detect_timings = pipeline.detect.timings()
         result.rules_loaded = len(pipeline.detect.rules)
         result.top_alerts = pipeline.detect.top_alerts()
+    if pipeline.correlate is not None:
+        result.detectors_loaded = len(pipeline.correlate.detectors)
+        result.detector_alerts = dict(sorted(pipeline.correlate.alerts.items()))

@@ -31,6 +31,7 @@ from tocsin.decode.layout import (
     FLAG_PORTS,
     new_packets,
 )
+from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.engine import DetectEngine, alert_flow
 from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER, FF_ALERTED
 from tocsin.flow.table import FlowConfig, FlowTable
@@ -50,6 +51,7 @@ from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
+from tocsin.runtime.correlate import CorrelatedWriter
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
 
@@ -117,9 +119,11 @@ class Pipeline:
         sink: EveSink,
         registry: Registry | None = None,
         detect: DetectEngine | None = None,
+        correlate: Correlator | None = None,
     ) -> None:
         self.config = config
         self.detect = detect
+        self.correlate = correlate
         self.sink = sink
         self.flows = FlowTable(config.flow)
         self.app: AppLayer | None = None
@@ -137,11 +141,14 @@ class Pipeline:
             max_bytes=config.defrag_max_bytes,
             timeout_us=config.defrag_timeout_s * 1_000_000,
         )
-        self.out = EveWriter(
+        writer = EveWriter(
             sink,
             FlowFormatter(config.community_id_seed),
             on_flows=self._count_flows,
             threaded=config.writer_thread,
+        )
+        self.out: EveWriter | CorrelatedWriter = (
+            writer if correlate is None else CorrelatedWriter(writer, correlate)
         )
         self.talkers = TopTalkers()
         self.totals = RunTotals()
@@ -511,6 +518,8 @@ class Pipeline:
                 self.out.flows(ended)
             else:
                 self.out.sequence(self._in_order([ended.copy()], []))
+        if isinstance(self.out, CorrelatedWriter):
+            self.out.finish(self.totals.last_ts or 0)
         self.write_stats(self.totals.last_ts or 0)
         self.out.close()
         for p in np.flatnonzero(self._proto_flows).tolist():
@@ -562,6 +571,8 @@ class Pipeline:
                     flat[name] = v
                 else:
                     extra[name] = v
+        if self.correlate is not None:
+            extra.update(self.correlate.counter_dict())
         flat["capture.errors"] = self.capture_errors
         for stage, n in self.internal_errors.items():
             extra[f"tocsin.internal_errors.{stage}"] = n

@@ -1,0 +1,164 @@
+"""The correlator: per-host detectors fed by flow and app-layer events, in packet time.
+
+`Correlator.flows(batch)` and `Correlator.event(ev)` dispatch to the detectors subscribed to
+that event type; `advance(now_us)` runs the tick hooks whose boundary packet time crossed;
+`finish(now_us)` runs every tick hook once more with `final=True`. Each returns the EVE
+`alert` events raised, in order.
+
+Every detector call is wrapped: an exception is counted under the detector's name
+(`correlate.errors.<name>`) and the run goes on. A finding whose (detector, key) already
+alerted within `realert_s` seconds is folded into that alert (counted, not written): one
+alert per indicator and host per window, not one per packet.
+
+Time is packet time: the same events in the same order give the same alerts.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from tocsin.detect.correlate.alerts import to_alert
+from tocsin.detect.correlate.netclass import HomeNet
+from tocsin.detect.correlate.plugin import Context, Detector, Finding
+from tocsin.model.events import AlertEvent
+from tocsin.model.flows import FlowBatch
+from tocsin.output.timefmt import parse_eve_timestamp
+
+_FOLD_CAP = 200_000  # (detector, key) pairs remembered for folding repeats
+
+
+class Correlator:
+    """Runs `detectors` over events; see the module docstring."""
+
+    def __init__(
+        self, detectors: Sequence[Detector], home: HomeNet, *, realert_s: int = 3600
+    ) -> None:
+        self.detectors = list(detectors)
+        self.home = home
+        self.realert_us = realert_s * 1_000_000
+        self._by_type: dict[str, list[Detector]] = {}
+        for d in self.detectors:
+            for t in d.subscribes:
+                self._by_type.setdefault(t, []).append(d)
+        self._flow_dets = self._by_type.get("flow", [])
+        self._ticking = [d for d in self.detectors if d.tick_s > 0]
+        self._next_tick: dict[str, int] = {}
+        self._out: list[AlertEvent] = []
+        self._last: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self.now_us = 0
+        self.alerts: dict[str, int] = {}
+        self.folded: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.events_in = 0
+        self.flows_in = 0
+        self._current: Detector | None = None
+        self._ctx = Context(0, home, self._emit)
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in self._by_type
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def flows(self, batch: FlowBatch) -> list[AlertEvent]:
+        if not self._flow_dets or batch.n == 0:
+            return []
+        self.flows_in += batch.n
+        end = int(batch.last_ts.max())
+        self.advance(end)
+        for d in self._flow_dets:
+            self._call(d, d.on_flows, batch)
+        return self._take()
+
+    def event(self, ev: Any) -> list[AlertEvent]:
+        dets = self._by_type.get(getattr(ev, "event_type", ""))
+        if not dets:
+            return []
+        self.events_in += 1
+        ts = _event_us(ev)
+        if ts is not None:
+            self.advance(ts)
+        for d in dets:
+            self._call(d, d.on_event, ev)
+        return self._take()
+
+    def advance(self, now_us: int) -> list[AlertEvent]:
+        """Packet time is now `now_us` (never goes back): run due tick hooks."""
+        if now_us <= self.now_us:
+            return self._take()
+        self.now_us = now_us
+        for d in self._ticking:
+            step = d.tick_s * 1_000_000
+            nxt = self._next_tick.get(d.info.name)
+            if nxt is None:
+                self._next_tick[d.info.name] = (now_us // step + 1) * step
+                continue
+            if now_us >= nxt:
+                self._next_tick[d.info.name] = (now_us // step + 1) * step
+                self._ctx.now_us = nxt
+                self._call(d, d.on_tick)
+        self._ctx.now_us = now_us
+        return self._take()
+
+    def finish(self, now_us: int) -> list[AlertEvent]:
+        self.advance(now_us)
+        self._ctx.final = True
+        self._ctx.now_us = max(self.now_us, now_us)
+        for d in self.detectors:
+            self._call(d, d.on_tick)
+        self._ctx.final = False
+        return self._take()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _call(self, d: Detector, fn: Any, *args: Any) -> None:
+        self._current = d
+        try:
+            fn(*args, self._ctx)
+        except Exception:  # a detector bug must not stop the sensor: count it, go on
+            name = d.info.name
+            self.errors[name] = self.errors.get(name, 0) + 1
+        finally:
+            self._current = None
+
+    def _emit(self, f: Finding) -> None:
+        d = self._current
+        if d is None:
+            raise RuntimeError("a finding emitted outside a detector hook")
+        name = d.info.name
+        k = (name, f.key)
+        last = self._last.get(k)
+        if last is not None and 0 <= f.ts_us - last < self.realert_us:
+            self.folded[name] = self.folded.get(name, 0) + 1
+            return
+        self._last[k] = f.ts_us
+        self._last.move_to_end(k)
+        if len(self._last) > _FOLD_CAP:
+            self._last.popitem(last=False)
+        self.alerts[name] = self.alerts.get(name, 0) + 1
+        self._out.append(to_alert(d.info, f))
+
+    def _take(self) -> list[AlertEvent]:
+        out, self._out = self._out, []
+        return out
+
+    def counter_dict(self) -> dict[str, int]:
+        c: dict[str, int] = {
+            "correlate.detectors": len(self.detectors),
+            "correlate.flows": self.flows_in,
+            "correlate.events": self.events_in,
+            "correlate.alerts": sum(self.alerts.values()),
+            "correlate.folded": sum(self.folded.values()),
+        }
+        for name, n in self.errors.items():
+            c[f"correlate.errors.{name}"] = n
+        for d in self.detectors:
+            for k, v in d.counters().items():
+                c[f"correlate.{d.info.name}.{k}"] = v
+        return c
+
+
+def _event_us(ev: Any) -> int | None:
+    ts = getattr(ev, "timestamp", None)
+    return parse_eve_timestamp(ts) if isinstance(ts, str) else None
