@@ -37,8 +37,19 @@ import profile_tocsin
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results"
-TOOLS = ("tocsin", "tocsin-rules", "tocsin-core", "tshark", "tshark-fields", "dpkt", "nfstream")
-# tocsin: every parser on; tocsin-rules: every parser and every ET Open rule of the corpus;
+TOOLS = (
+    "tocsin",
+    "tocsin-detect",
+    "tocsin-rules",
+    "tocsin-core",
+    "tshark",
+    "tshark-fields",
+    "dpkt",
+    "nfstream",
+)
+# tocsin: every parser on, no correlator detectors (the baseline); tocsin-detect: every parser,
+# every detector and the corpus's maltrail + abuse.ch indicators (--intel);
+# tocsin-rules: every parser and every ET Open rule of the corpus;
 # tocsin-core: decode + flows + EVE flow output (--no-app-layer)
 TARGETS = {
     ("mixed", "tocsin"): {"pps": 1_000_000},
@@ -119,6 +130,11 @@ def tool_command(tool: str, inp: Input, args: argparse.Namespace) -> tuple[list[
         cmd = [*shlex.split(args.tocsin_cmd), "analyze", str(inp.path)]
         if tool == "tocsin-core":
             cmd.append("--no-app-layer")
+        if tool == "tocsin":
+            cmd.append("--no-detectors")
+        if tool == "tocsin-detect":
+            for f in intel_sources(args):
+                cmd += ["--intel", str(f)]
         if tool == "tocsin-rules":
             for f in rule_files(args):
                 cmd += ["--rules", str(f)]
@@ -131,6 +147,15 @@ def tool_command(tool: str, inp: Input, args: argparse.Namespace) -> tuple[list[
         return ["tshark", "-n", "-r", str(inp.path), "-T", "fields", *fields], out
     script = BENCH / "peers" / f"{tool}_flows.py"
     return [sys.executable, str(script), str(inp.path)], out
+
+
+def intel_sources(args: argparse.Namespace) -> list[Path]:
+    """The indicator sources of the tocsin-detect rows: the corpus's maltrail and abuse.ch."""
+    rules = Path(args.corpus) / "rules"
+    found = [p for p in (rules / "maltrail", rules / "abuse.ch") if p.is_dir()]
+    if not found:
+        raise SystemExit(f"no maltrail/abuse.ch folders under {rules} (set --corpus)")
+    return found
 
 
 def rule_files(args: argparse.Namespace) -> list[Path]:
@@ -197,6 +222,12 @@ def _row(
             row.py_share = py / inp.packets
             row.detail["packets_python"] = py
             row.detail["packets_parsed"] = counters.get("app_layer.packets_parsed")
+        if tool == "tocsin-detect":
+            errf = result_file.with_suffix(".stderr")
+            text = errf.read_text() if errf.exists() else ""
+            intel = [x for x in text.splitlines() if x.startswith("intel: ")]
+            row.detail["intel"] = intel[0] if intel else None
+            row.detail["detector_alerts"] = parsed.get("detector_alerts")
         if tool == "tocsin-rules":
             row.detail["detect"] = {
                 "rules": counters.get("detect.rules"),
@@ -255,6 +286,9 @@ def add_ratios(rows: list[Row]) -> None:
     for r in rows:
         same = tocsin.get((r.capture, r.input))
         whole = tocsin.get((r.capture, "whole"))
+        if r.tool == "tocsin-detect" and same is not None and r.returncode == 0:
+            r.detail["detect_vs_plain"] = round(r.pps / same.pps, 3)  # target >= 0.80
+            r.note = (r.note + "; " if r.note else "") + f"detect/plain {r.pps / same.pps:.2f}"
         if r.tool.startswith("tocsin") or r.returncode != 0:
             continue
         r.ratio_same = same.pps / r.pps if same else None
@@ -399,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure_tool("tocsin", whole, args))
             if part.packets < whole.packets:
                 rows.append(measure_tool("tocsin", part, args))
+        if "tocsin-detect" in tools:
+            rows.append(measure_tool("tocsin-detect", whole, args))
+            if part.packets < whole.packets:
+                rows.append(measure_tool("tocsin-detect", part, args))
         if "tocsin-rules" in tools and capture == "mixed":
             rows.append(measure_tool("tocsin-rules", whole, args))
         if "tocsin-core" in tools:

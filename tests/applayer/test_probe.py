@@ -96,14 +96,13 @@ def test_short_prefixes_ask_for_more() -> None:
     "payload",
     [
         b"220 mail.example.org ESMTP Postfix\r\n",
-        b"USER anonymous\r\n",
         b"\x03\x00\x00\x16\x11\xe0\x00\x00\x00\x01\x00\xc1\x02\x01\x00\xc2\x02\x01\x02\xc0\x01\x0a",
         b"\x00\x00\x00\x10hello world!!!!!",
         b"\xff" * 64,
     ],
 )
 def test_other_traffic_is_not_claimed(payload: bytes) -> None:
-    """SMTP, FTP, an S7comm (ISO-TSAP) connection request, random bytes."""
+    """SMTP, an S7comm (ISO-TSAP) connection request, random bytes (FTP: `tests/applayer/ftp`)."""
     assert detect(payload, dport=102) is None
 
 

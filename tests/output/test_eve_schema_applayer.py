@@ -28,7 +28,7 @@ from golden.appmatch import (
 )
 
 FIXTURES = REPO / "tests" / "fixtures"
-SURICATA_APP_TYPES = {"dns", "http", "tls", "smb", "dcerpc", "dhcp", "ssh", "rdp"}
+SURICATA_APP_TYPES = {"dns", "http", "tls", "smb", "dcerpc", "dhcp", "ssh", "rdp", "ftp", "krb5"}
 
 
 def captures() -> list[Path]:

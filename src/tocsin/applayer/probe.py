@@ -24,7 +24,12 @@ What each probe accepts (first bytes of the first payload in either direction):
 - hl7: an MLLP start block (0x0B) followed by "MSH", or a bare "MSH" segment;
 - dns: a DNS header and a well-formed first question (UDP; TCP after the 2-byte length);
   not on the mDNS and LLMNR ports (5353, 5355);
-- dhcp: BOOTP with the DHCP magic cookie (UDP).
+- dhcp: BOOTP with the DHCP magic cookie (UDP);
+- ftp: "USER " (any case) to server (not on POP3's port 110), or "AUTH "/"FEAT" on port 21;
+  a "220 "/"220-" greeting to client on port 21, or elsewhere when its first line names
+  "FTP" (an SMTP greeting also starts with 220);
+- krb5: on port 88 only, a DER APPLICATION 10-13 or 30 element (AS/TGS request/reply,
+  KRB-ERROR) filling the UDP datagram, or after a 4-byte record mark on TCP.
 
 Probes never allocate and read only within `d[o : o + n]`.
 """
@@ -38,8 +43,10 @@ from tocsin.applayer.protos import (
     ALPROTO_DHCP,
     ALPROTO_DICOM,
     ALPROTO_DNS,
+    ALPROTO_FTP,
     ALPROTO_HL7,
     ALPROTO_HTTP,
+    ALPROTO_KRB5,
     ALPROTO_RDP,
     ALPROTO_SMB,
     ALPROTO_SSH,
@@ -79,6 +86,10 @@ for _k, _m in enumerate(_METHODS):
     METHOD_LEN[_k] = len(_m)
 HTTP_SLASH = np.frombuffer(b"HTTP/", dtype=np.uint8).copy()
 SSH_DASH = np.frombuffer(b"SSH-", dtype=np.uint8).copy()
+FTP_USER = np.frombuffer(b"USER ", dtype=np.uint8).copy()
+FTP_AUTH = np.frombuffer(b"AUTH ", dtype=np.uint8).copy()
+FTP_FEAT = np.frombuffer(b"FEAT", dtype=np.uint8).copy()
+FTP_220 = np.frombuffer(b"220", dtype=np.uint8).copy()
 
 
 @inline_kernel
@@ -334,12 +345,109 @@ def probe_dhcp(d: np.ndarray, o: int, n: int) -> int:
     return PROBE_NO
 
 
+@inline_kernel
+def _prefix_ci(d: np.ndarray, o: int, n: int, pat: np.ndarray, plen: int) -> int:
+    """`_prefix` with ASCII letters compared without case (`pat` upper-case)."""
+    m = plen if n >= plen else n
+    for k in range(m):
+        c = d[o + k]
+        if c >= 0x61 and c <= 0x7A:
+            c -= 0x20
+        if c != pat[k]:
+            return 0
+    return 1 if n >= plen else 2
+
+
+@inline_kernel
+def probe_ftp(d: np.ndarray, o: int, n: int, direction: int, sport: int, dport: int) -> int:
+    port21 = dport == 21 or sport == 21
+    pop3 = dport == 110 or sport == 110  # POP3 logs in with "USER " too
+    if direction == 0:
+        r = 0 if pop3 else _prefix_ci(d, o, n, FTP_USER, 5)
+        if r == 1:
+            return ALPROTO_FTP
+        more = r == 2
+        if port21:
+            ra = _prefix_ci(d, o, n, FTP_AUTH, 5)
+            rf = _prefix_ci(d, o, n, FTP_FEAT, 4)
+            if ra == 1 or rf == 1:
+                return ALPROTO_FTP
+            more = more or ra == 2 or rf == 2
+        return PROBE_MORE if more else PROBE_NO
+    r = _prefix(d, o, n, FTP_220, 3)
+    if r == 0:
+        return PROBE_NO
+    if n < 4:
+        return PROBE_MORE
+    if d[o + 3] != 0x20 and d[o + 3] != 0x2D:
+        return PROBE_NO
+    if port21:
+        return ALPROTO_FTP
+    for k in range(4, n - 2):  # "FTP" in the first line
+        c = d[o + k]
+        if c == 0x0A:
+            break
+        if (c | 0x20) == 0x66 and (d[o + k + 1] | 0x20) == 0x74 and (d[o + k + 2] | 0x20) == 0x70:
+            return ALPROTO_FTP
+    return PROBE_NO
+
+
+@inline_kernel
+def _krb5_message(d: np.ndarray, o: int, n: int) -> int:
+    """1: d[o:o+n] is one DER APPLICATION 10-13/30 element (its length matching n), 0: not;
+    lengths are checked only when whole (`n` may be a TCP record's first segment)."""
+    if n < 2:
+        return 0
+    t = d[o]
+    if t != 0x6A and t != 0x6B and t != 0x6C and t != 0x6D and t != 0x7E:
+        return 0
+    b = np.int64(d[o + 1])
+    if b == 0x80 or b > 0x84:
+        return 0
+    return 1
+
+
+@inline_kernel
+def probe_krb5(d: np.ndarray, o: int, n: int, proto: int, sport: int, dport: int) -> int:
+    if dport != 88 and sport != 88:
+        return PROBE_NO
+    if proto == 17:
+        if _krb5_message(d, o, n) == 0:
+            return PROBE_NO
+        b = np.int64(d[o + 1])
+        if b < 0x80:
+            return ALPROTO_KRB5 if b == n - 2 else PROBE_NO
+        k = b & 0x7F
+        if n < 2 + k:
+            return PROBE_NO
+        ln = np.int64(0)
+        for j in range(k):
+            ln = (ln << 8) | np.int64(d[o + 2 + j])
+        return ALPROTO_KRB5 if ln == n - 2 - k else PROBE_NO
+    if n < 6:
+        return PROBE_MORE if d[o] == 0 else PROBE_NO
+    if (d[o] & 0x80) != 0:
+        return PROBE_NO
+    mark = (
+        (np.int64(d[o]) << 24)
+        | (np.int64(d[o + 1]) << 16)
+        | (np.int64(d[o + 2]) << 8)
+        | np.int64(d[o + 3])
+    )
+    if mark < 2 or _krb5_message(d, o + 4, n - 4) == 0:
+        return PROBE_NO
+    return ALPROTO_KRB5
+
+
 @kernel
 def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int, dport: int) -> int:
     """The protocol of a flow from one payload (see the module docstring)."""
     if n <= 0:
         return PROBE_MORE
     if proto == 17:
+        r = probe_krb5(d, o, n, proto, sport, dport)
+        if r != PROBE_NO:
+            return r
         r = probe_dhcp(d, o, n)
         if r != PROBE_NO:
             return r
@@ -357,7 +465,7 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
         more = True
     elif r != PROBE_NO:
         return r
-    for step in range(6):
+    for step in range(8):
         if step == 0:
             r = probe_ssh(d, o, n)
         elif step == 1:
@@ -368,8 +476,12 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
             r = probe_hl7(d, o, n)
         elif step == 4:
             r = probe_rdp(d, o, n, direction, dport)
-        else:
+        elif step == 5:
             r = probe_dcerpc(d, o, n)
+        elif step == 6:
+            r = probe_ftp(d, o, n, direction, sport, dport)
+        else:
+            r = probe_krb5(d, o, n, proto, sport, dport)
         if r == PROBE_MORE:
             more = True
         elif r != PROBE_NO:

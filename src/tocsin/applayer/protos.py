@@ -19,7 +19,9 @@ ALPROTO_SSH = 8
 ALPROTO_RDP = 9
 ALPROTO_DICOM = 10
 ALPROTO_HL7 = 11
-N_ALPROTOS = 12
+ALPROTO_FTP = 12
+ALPROTO_KRB5 = 13
+N_ALPROTOS = 14
 
 ALPROTO_NAMES: tuple[str, ...] = (
     "",
@@ -34,6 +36,8 @@ ALPROTO_NAMES: tuple[str, ...] = (
     "rdp",
     "dicom",
     "hl7",
+    "ftp",
+    "krb5",
 )
 ALPROTO_CODE = {name: code for code, name in enumerate(ALPROTO_NAMES) if name}
 

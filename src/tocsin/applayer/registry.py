@@ -47,8 +47,10 @@ def builtin() -> Registry:
     from tocsin.applayer.dhcp.parser import DhcpParser
     from tocsin.applayer.dicom.parser import DicomParser
     from tocsin.applayer.dns.parser import DnsTcpParser, DnsUdpParser
+    from tocsin.applayer.ftp.parser import FtpParser
     from tocsin.applayer.hl7.parser import HL7Parser
     from tocsin.applayer.http.parser import HttpParser
+    from tocsin.applayer.krb5.parser import Krb5TcpParser, Krb5UdpParser
     from tocsin.applayer.rdp.parser import RdpParser
     from tocsin.applayer.smb.parser import SmbParser
     from tocsin.applayer.ssh.parser import SshParser
@@ -64,9 +66,12 @@ def builtin() -> Registry:
         p.ALPROTO_RDP: RdpParser,
         p.ALPROTO_DICOM: DicomParser,
         p.ALPROTO_HL7: HL7Parser,
+        p.ALPROTO_FTP: FtpParser,
+        p.ALPROTO_KRB5: Krb5TcpParser,
     }
     udp: dict[int, type[AppParser]] = {
         p.ALPROTO_DNS: DnsUdpParser,
         p.ALPROTO_DHCP: DhcpParser,
+        p.ALPROTO_KRB5: Krb5UdpParser,
     }
     return Registry(tcp, udp)

@@ -25,6 +25,7 @@ from tocsin.detect.correlate.config import (
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.correlate.registry import RegistryError
 from tocsin.detect.engine import DetectConfig, DetectEngine
+from tocsin.detect.intel import IntelError, intel_summary, load_intel
 from tocsin.detect.rules.loader import RuleFileError
 from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
 from tocsin.detect.varsfile import VarsFileError, read_vars_file
@@ -75,8 +76,16 @@ def _load_rules(
     return loaded.engine
 
 
-def _load_correlator(path: Path | None, only: str, rule_vars: Path | None) -> Correlator:
-    """The correlator for --detect-config / --only-detectors, or a clear error and exit 2."""
+def _load_correlator(
+    path: Path | None,
+    only: str,
+    rule_vars: Path | None,
+    intel: tuple[list[Path], list[Path], bool] = ([], [], True),
+    err: Console | None = None,
+) -> Correlator:
+    """The correlator for --detect-config / --only-detectors / --intel, or a clear error and
+    exit 2. `intel`: (--intel paths, --allowlist paths, warning lists on); `err` (unless
+    quiet) gets the one-line summary of the indicators loaded."""
     try:
         cfg = load_config(path) if path is not None else CorrelateConfig()
         if only:
@@ -87,8 +96,22 @@ def _load_correlator(path: Path | None, only: str, rule_vars: Path | None) -> Co
             if home:
                 nets = [x.strip() for x in home.strip("[]").split(",")]
                 cfg = replace(cfg, home_net=tuple(x for x in nets if x and x[0] not in "!$"))
-        return build_correlator(cfg)
-    except (ConfigError, RegistryError, VarsFileError, ValueError) as exc:
+        paths, allow, warn = intel
+        cfg = replace(
+            cfg,
+            intel=(*cfg.intel, *map(str, paths)),
+            allowlists=(*cfg.allowlists, *map(str, allow)),
+            warninglists=cfg.warninglists and warn,
+        )
+        indicators = None
+        if cfg.intel:
+            indicators = load_intel(cfg.intel, cfg.allowlists, cfg.warninglists)
+            if err is not None:
+                err.print(
+                    f"intel: {intel_summary(indicators.stats)}", highlight=False, soft_wrap=True
+                )
+        return build_correlator(cfg, intel=indicators)
+    except (ConfigError, RegistryError, VarsFileError, ValueError, IntelError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
 
@@ -194,6 +217,27 @@ def analyze(
         "--only-detectors",
         help="Comma-separated detector names or families to run (e.g. 'behaviour,medical').",
     ),
+    intel: list[Path] = typer.Option(
+        [],
+        "--intel",
+        help=(
+            "Threat-intelligence indicators for the intel detectors (repeat for several): a "
+            "plain list, CSV, maltrail trail file, MISP JSON or STIX 2.1 bundle, or a "
+            "directory of them (format by extension and content)."
+        ),
+        show_default=False,
+    ),
+    allowlist: list[Path] = typer.Option(
+        [],
+        "--allowlist",
+        help="The site's allow-list (plain list or CSV): values that never raise intel alerts.",
+        show_default=False,
+    ),
+    warninglists: bool = typer.Option(
+        True,
+        "--warninglists/--no-warninglists",
+        help="Use MISP warning lists (CDNs, public resolvers, top sites) as allow-lists.",
+    ),
     detect_config: Path | None = typer.Option(
         None,
         "--detect-config",
@@ -243,7 +287,18 @@ def analyze(
     elif threshold_file is not None:
         _error("--threshold-file needs rules (--rules FILE)")
         raise typer.Exit(2)
-    correlate = _load_correlator(detect_config, only_detectors, rule_vars) if detectors else None
+    correlate = None
+    if detectors:
+        correlate = _load_correlator(
+            detect_config,
+            only_detectors,
+            rule_vars,
+            (intel, allowlist, warninglists),
+            None if quiet else err,
+        )
+    elif intel:
+        _error("--intel needs the detectors (drop --no-detectors)")
+        raise typer.Exit(2)
     config = PipelineConfig(
         flow=FlowConfig(cap=flow_cap),
         stats_interval_s=stats_interval,

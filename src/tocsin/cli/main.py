@@ -7,6 +7,7 @@ import typer
 from tocsin import __version__
 from tocsin.cli import analyze as analyze_cmd
 from tocsin.cli import detectors as detectors_cmd
+from tocsin.cli import eval as eval_cmd
 from tocsin.cli import rules as rules_cmd
 from tocsin.cli import rules_test as rules_test_cmd
 from tocsin.cli import schema as schema_cmd
@@ -42,6 +43,7 @@ def _root(
 
 app.command("analyze")(analyze_cmd.analyze)
 app.command("schema")(schema_cmd.schema)
+app.command("eval")(eval_cmd.eval_)
 rules_cmd.rules_app.command("test")(rules_test_cmd.test)
 app.add_typer(rules_cmd.rules_app, name="rules")
 app.add_typer(detectors_cmd.detectors_app, name="detectors")

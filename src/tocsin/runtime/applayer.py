@@ -38,6 +38,7 @@ from tocsin.applayer.protos import (
     ALPROTO_DCERPC,
     ALPROTO_DNS,
     ALPROTO_FAILED,
+    ALPROTO_KRB5,
     ALPROTO_NAMES,
     ALPROTO_UNKNOWN,
     PROBE_MORE,
@@ -68,7 +69,12 @@ from tocsin.output.timefmt import eve_timestamp
 _PROBE_MAX_BYTES = 2048  # stream start buffered for probing in Python, per direction
 _PROTO_NAMES = {6: "TCP", 17: "UDP"}
 # Suricata's stats word for a protocol per transport, where it differs from the EVE word
-_STAT_WORD = {(ALPROTO_DNS, 6): "dns_tcp", (ALPROTO_DNS, 17): "dns_udp"}
+_STAT_WORD = {
+    (ALPROTO_DNS, 6): "dns_tcp",
+    (ALPROTO_DNS, 17): "dns_udp",
+    (ALPROTO_KRB5, 6): "krb5_tcp",
+    (ALPROTO_KRB5, 17): "krb5_udp",
+}
 _STAT_WORD_DCERPC = {6: "dcerpc_tcp", 17: "dcerpc_udp"}
 
 

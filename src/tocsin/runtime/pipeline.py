@@ -51,7 +51,7 @@ from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
-from tocsin.runtime.correlate import CorrelatedWriter
+from tocsin.runtime.correlate import CorrelatedWriter, arp_events, arp_rows
 from tocsin.runtime.stats import stats_tree
 from tocsin.runtime.talkers import TopTalkers
 
@@ -74,6 +74,9 @@ _SURICATA_APP_WORDS = frozenset(
         "dhcp",
         "ssh",
         "rdp",
+        "ftp",
+        "krb5_tcp",
+        "krb5_udp",
         "failed_tcp",
         "failed_udp",
     ]
@@ -150,6 +153,7 @@ class Pipeline:
         self.out: EveWriter | CorrelatedWriter = (
             writer if correlate is None else CorrelatedWriter(writer, correlate)
         )
+        self._wants_arp = correlate is not None and correlate.wants("arp")
         self.talkers = TopTalkers()
         self.totals = RunTotals()
         self.decoder = Decoder(config.vxlan_port)
@@ -176,6 +180,9 @@ class Pipeline:
         if self._pk.shape[0] < n:
             self._pk = new_packets(n)
         pk = self.decoder.decode(batch, into=self._pk)
+        # ARP packets, for correlator detectors only (never written): handed over after the
+        # batch's flows and events, so an ARP alert may follow later packets of the batch
+        arp = arp_rows(pk["flags"]) if self._wants_arp else None
         anomalous = np.flatnonzero(pk["anomaly"])
         if anomalous.size:
             self._log_anomalies(batch, pk, anomalous)
@@ -185,6 +192,9 @@ class Pipeline:
         if frags.size:
             pk, wirelen, ts_us, data, pos, pcnt = self._defragment(batch, pk, frags)
         self._account(pk, wirelen, ts_us, data, pos, pcnt)
+        if arp is not None and arp.size and isinstance(self.out, CorrelatedWriter):
+            for ev in arp_events(batch, arp):
+                self.out.observe(ev)
         self.packets += n
         ts_first = int(batch.ts_us[0])
         ts_last = int(batch.ts_us[-1])

@@ -60,7 +60,9 @@ def test_default_header_selection_never_logs_credentials(flow: Flow) -> None:
     flow.send(TO_CLIENT, OK)
     info = flow.infos[0]
     assert info.request_headers is not None and info.response_headers is not None
-    assert [h.name for h in info.request_headers] == ["Accept"]
+    assert [h.name for h in info.request_headers] == ["Accept", "Authorization"]
+    auth = info.request_headers[1].value
+    assert auth.startswith("Basic ") and "c2VjcmV0" not in auth and "secret" not in auth
     assert [h.name for h in info.response_headers] == ["Server", "Content-Length"]
 
 

@@ -47,6 +47,8 @@ def test_header_fields() -> None:
         ("dhcp", "dhcp", "dhcp"),
         ("ssh", "ssh", "ssh"),
         ("rdp", "rdp", "rdp"),
+        ("ftp", "ftp", "ftp"),
+        ("krb5", "krb5", "krb5"),
     ],
 )
 def test_protocols(proto: str, word: str, app: str | None) -> None:
@@ -61,7 +63,7 @@ def test_protocols(proto: str, word: str, app: str | None) -> None:
         ("accept:hook tcp any any -> any any", "action", "action not supported"),
         ("log tcp any any -> any any", "action", "invalid action"),
         ("alert smtp any any -> any any", "protocol", "protocol not supported: smtp"),
-        ("alert ftp any any -> any any", "protocol", "protocol not supported: ftp"),
+        ("alert imap any any -> any any", "protocol", "protocol not supported: imap"),
         ("alert http2 any any -> any any", "protocol", "protocol not supported: http2"),
         ("alert dns:request_complete any any -> any any", "protocol", "not supported"),
         ("alert ssl any any -> any any", "protocol", "cannot be used"),
@@ -329,7 +331,7 @@ def test_app_layer_protocol() -> None:
 @pytest.mark.parametrize(
     ("opts", "needle", "header"),
     [
-        ("app-layer-protocol:ftp;", "protocol not supported: ftp", "alert tcp any any -> any any"),
+        ("app-layer-protocol:nfs;", "protocol not supported: nfs", "alert tcp any any -> any any"),
         ("app-layer-protocol:gopher;", "unknown protocol", "alert tcp any any -> any any"),
         ("app-layer-protocol:http;", "already http", HTTP),
         ("app-layer-protocol:http; app-layer-protocol:tls;", "conflicting", IP),

@@ -30,6 +30,8 @@ Bytes that are not UTF-8 are written with `\\xNN` escapes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -63,7 +65,8 @@ DEFAULT_RESPONSE_HEADERS = (
 )
 """Fields logged in `request_headers` / `response_headers` by default: what helps tell clients,
 servers and payloads apart, never credentials or session tokens (Authorization, Cookie,
-Set-Cookie). Pass `("*",)` to log every field (Suricata's dump-all-headers), `()` for none."""
+Set-Cookie). Pass `("*",)` to log every field (Suricata's dump-all-headers), `()` for none.
+Authorization is always logged, reduced to its scheme (and Basic's user name): `auth_summary`."""
 
 
 def selection(names: Iterable[str]) -> frozenset[bytes] | None:
@@ -169,13 +172,44 @@ class HttpTransaction:
             status_string=status_string,
             redirect=_opt(resp.get(b"location")),
             length=self.response_len,
-            request_headers=_select(req, request_headers, max_items),
+            request_headers=_with_auth(
+                req, request_headers, _select(req, request_headers, max_items)
+            ),
             response_headers=_select(resp, response_headers, max_items),
         )
 
 
 def _opt(raw: bytes | None) -> str | None:
     return text(raw) if raw is not None else None
+
+
+def auth_summary(value: bytes) -> str:
+    """An Authorization field without its secret: the scheme, and for Basic the user name
+    (`Basic user=alice`) — what a defender needs to see a clear-text login, never the
+    password or a token."""
+    scheme, _, rest = value.strip().partition(b" ")
+    name = text(scheme)[:32] or "?"
+    if name.lower() != "basic":
+        return name
+    try:
+        decoded = base64.b64decode(rest.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return f"{name} (undecodable)"
+    if b":" not in decoded:  # not user:password: it could all be a secret
+        return f"{name} (malformed)"
+    return f"{name} user={text(decoded.split(b':', 1)[0])[:64]}"
+
+
+def _with_auth(
+    headers: Headers, names: frozenset[bytes] | None, selected: list[HttpHeader] | None
+) -> list[HttpHeader] | None:
+    """The Authorization field is logged as `auth_summary` whenever any field is (even with
+    every field selected: a clear-text login must be visible, its secret never)."""
+    value = headers.get(b"authorization")
+    if value is None or names == frozenset():
+        return selected
+    kept = [h for h in selected or [] if h.name.lower() != "authorization"]
+    return [*kept, HttpHeader(name="Authorization", value=auth_summary(value))]
 
 
 def _select(

@@ -1,10 +1,14 @@
 """Port scans: one source probing many ports of one host (`behaviour.port_scan`).
 
 Reads ended flows. A probe is a flow the source opened that carried no data back: TCP with
-no answer or a RST answer, whatever flags the probe had (SYN, FIN, NULL, XMAS...), or UDP
-with no answer. Per (source, target) pair the detector keeps the distinct destination ports
-probed within `window_s`; at `min_ports` it alerts once, with the ports, the probe type and
-the time span as evidence. Pairs live in a `BoundedMap` of `max_pairs`.
+no answer, a RST answer or one bare SYN/ACK (an open port the prober dropped), whatever flags
+the probe had (SYN, FIN, NULL, XMAS, ACK...), or UDP with no answer on the flow (closed UDP
+ports answer with an ICMP port unreachable, which the flow table keeps as a flow of its own).
+Per (source, target) pair the detector keeps the distinct destination ports probed within
+`window_s`; at `min_ports` it alerts once, with the ports, the probe type and the time span
+as evidence. Pairs live in a `BoundedMap` of `max_pairs`;
+a pair reaches it only once it probed two distinct ports (`_fanout.Repeats`, NumPy), so a
+spoofed-source flood costs no Python per flow.
 
 Near misses it does not alert on: a client retrying one port many times, a host talking to
 a dozen services that answer (answered flows are not probes).
@@ -18,6 +22,7 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.detect.behaviour._fanout import Repeats, mix
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG, FlowBatch
@@ -49,10 +54,13 @@ def probe_type(proto: int, flags: int) -> str:
 
 
 def probes(flows: FlowBatch) -> npt.NDArray[np.bool_]:
-    """Mask of flows that are probes: TCP/UDP, no payload back (nothing, or a RST only)."""
+    """Mask of flows that are probes: TCP/UDP, no payload back (nothing, a RST, or one bare
+    SYN/ACK that the prober then dropped — an open port of a half-open scan)."""
     tcp = flows.proto == 6
     udp = flows.proto == 17
-    no_data_back = (flows.pkts_tc == 0) | (tcp & ((flows.tcp_flags_tc & TH_RST) != 0))
+    tc = flows.tcp_flags_tc
+    bare_synack = (flows.pkts_tc == 1) & (tc == (TH_SYN | TH_ACK))
+    no_data_back = (flows.pkts_tc == 0) | (tcp & (((tc & TH_RST) != 0) | bare_synack))
     small = flows.pkts_ts <= 3
     mask: npt.NDArray[np.bool_] = (tcp | udp) & no_data_back & small
     return mask
@@ -94,12 +102,27 @@ class PortScan(Detector):
     def __init__(self, config: PortScanConfig | None = None) -> None:
         super().__init__(config or PortScanConfig())
         self.cfg: PortScanConfig = self.config
+        self.repeats = Repeats(self.cfg.window_s * 1_000_000)
         self.pairs: BoundedMap[tuple[int, int, int, int, int], _Pair] = BoundedMap(
             self.cfg.max_pairs
         )
 
     def on_flows(self, flows: FlowBatch, ctx: Context) -> None:
         rows = np.flatnonzero(probes(flows))
+        if rows.size == 0:
+            return
+        # only pairs that probed two distinct ports within the window reach Python (a
+        # spoofed SYN flood is one probe per pair); `prev`: the pair's port before that
+        pk = (flows.proto[rows].astype(np.uint64) << np.uint64(16)) | flows.dport[rows]
+        group = mix(
+            flows.ipver[rows].astype(np.uint64),
+            flows.src_hi[rows],
+            flows.src_lo[rows],
+            flows.dst_hi[rows],
+            flows.dst_lo[rows],
+        )
+        keep, prev_port = self.repeats.filter(group, pk | np.uint64(1 << 32), flows.first_ts[rows])
+        rows, prev_port = rows[keep], prev_port[keep]
         if rows.size == 0:
             return
         window = self.cfg.window_s * 1_000_000
@@ -113,8 +136,9 @@ class PortScan(Detector):
             flows.first_ts[rows].tolist(),
             flows.proto[rows].tolist(),
             flows.tcp_flags_ts[rows].tolist(),
+            prev_port.tolist(),
         )
-        for k, (ver, slo, shi, dlo, dhi, dport, ts, proto, flags) in enumerate(
+        for k, (ver, slo, shi, dlo, dhi, dport, ts, proto, flags, before) in enumerate(
             zip(*cols, strict=True)
         ):
             key = (ver, shi, slo, dhi, dlo)
@@ -122,6 +146,8 @@ class PortScan(Detector):
             if ts - p.first_ts > window:
                 p.first_ts, p.ports, p.types, p.alerted = ts, set(), {}, False
             p.last_ts = max(p.last_ts, ts)
+            if before and len(p.ports) < 65_536:
+                p.ports.add(before & 0xFFFF_FFFF)  # the pair's first probe
             if len(p.ports) < 65_536:
                 p.ports.add((proto << 16) | dport)
             t = probe_type(proto, flags)

@@ -39,6 +39,9 @@ class CorrelateConfig:
     disable: tuple[str, ...] = ()
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "<defaults>"
+    intel: tuple[str, ...] = ()  # indicator files/dirs for the intel.* detectors
+    allowlists: tuple[str, ...] = ()  # the site's allow-lists (plain list / CSV)
+    warninglists: bool = True  # MISP warning lists (CDNs, resolvers, top sites) as allow-lists
 
 
 def load_config(path: str | Path) -> CorrelateConfig:
@@ -52,6 +55,7 @@ def load_config(path: str | Path) -> CorrelateConfig:
     if not isinstance(doc, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     known = {"home_net", "realert_s", "enable", "disable", "detectors"}
+    known |= {"intel", "allowlists", "warninglists"}
     for k in doc:
         if k not in known:
             raise ConfigError(f"{p}: unknown key {k!r} (known: {', '.join(sorted(known))})")
@@ -71,15 +75,29 @@ def load_config(path: str | Path) -> CorrelateConfig:
         disable=tuple(doc.get("disable") or ()),
         detectors={k: dict(v or {}) for k, v in dets.items()},
         source=str(p),
+        intel=_paths(p, doc, "intel"),
+        allowlists=_paths(p, doc, "allowlists"),
+        warninglists=bool(doc.get("warninglists", True)),
     )
+
+
+def _paths(p: Path, doc: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A list of paths (or one), relative ones resolved against the config file's folder."""
+    v = doc.get(key) or ()
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list | tuple) or not all(isinstance(x, str) for x in items):
+        raise ConfigError(f"{p}: {key}: expected a path or a list of paths")
+    return tuple(str(p.parent / x) if not Path(x).is_absolute() else x for x in items)
 
 
 def _selected(name: str, patterns: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p.rstrip(".") + ".") for p in patterns)
 
 
-def build_detectors(cfg: CorrelateConfig) -> list[Detector]:
-    """Instantiate the selected detectors with their thresholds (ConfigError when wrong)."""
+def build_detectors(cfg: CorrelateConfig, *, intel: Any = None) -> list[Detector]:
+    """Instantiate the selected detectors with their thresholds (ConfigError when wrong).
+    Detectors with `needs_intel` get the indicator set (`intel`, else loaded from
+    `cfg.intel`) as the `intel` keyword; without indicators they are not instantiated."""
     classes = available()
     for name in cfg.detectors:
         if name not in classes:
@@ -96,8 +114,26 @@ def build_detectors(cfg: CorrelateConfig) -> list[Detector]:
         if _selected(name, cfg.disable):
             continue
         cls = classes[name]
-        out.append(cls(_thresholds(cls, cfg.detectors.get(name, {}), cfg.source)))
+        conf = _thresholds(cls, cfg.detectors.get(name, {}), cfg.source)
+        if getattr(cls, "needs_intel", False):
+            if intel is None and cfg.intel:
+                intel = _load_intel(cfg)
+            if intel is None:
+                continue  # no indicators loaded: nothing to match
+            out.append(cls(conf, intel=intel))  # type: ignore[call-arg]
+            continue
+        out.append(cls(conf))
     return out
+
+
+def _load_intel(cfg: CorrelateConfig) -> Any:
+    from tocsin.detect.intel._model import IntelError
+    from tocsin.detect.intel._set import load_intel
+
+    try:
+        return load_intel(cfg.intel, cfg.allowlists, cfg.warninglists)
+    except IntelError as e:
+        raise ConfigError(str(e)) from e
 
 
 def _thresholds(cls: type[Detector], given: dict[str, Any], source: str) -> Any:
@@ -125,5 +161,7 @@ def _thresholds(cls: type[Detector], given: dict[str, Any], source: str) -> Any:
     return conf_cls(**given)
 
 
-def build_correlator(cfg: CorrelateConfig) -> Correlator:
-    return Correlator(build_detectors(cfg), HomeNet(cfg.home_net), realert_s=cfg.realert_s)
+def build_correlator(cfg: CorrelateConfig, *, intel: Any = None) -> Correlator:
+    return Correlator(
+        build_detectors(cfg, intel=intel), HomeNet(cfg.home_net), realert_s=cfg.realert_s
+    )

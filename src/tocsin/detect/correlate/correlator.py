@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tocsin.detect.correlate.alerts import to_alert
 from tocsin.detect.correlate.netclass import HomeNet
 from tocsin.detect.correlate.plugin import Context, Detector, Finding
@@ -65,44 +67,72 @@ class Correlator:
         if not self._flow_dets or batch.n == 0:
             return []
         self.flows_in += batch.n
-        end = int(batch.last_ts.max())
-        self.advance(end)
+        if not self._ticking:
+            self._advance(int(batch.last_ts.max()))
+            for d in self._flow_dets:
+                self._call(d, d.on_flows, batch)
+            return self._take()
+        # Ticks fall between the flows whose time crossed them, whatever the batches'
+        # sizes: the same flows in the same order give the same alerts.
+        cm = np.maximum.accumulate(batch.last_ts)
+        n = batch.n
+        self._advance(int(cm[0]))
+        start = 0
+        while True:
+            due = min(self._next_tick.values(), default=None)
+            if due is None:
+                break
+            idx = int(np.searchsorted(cm, due, side="left"))
+            if idx >= n:
+                break
+            if idx > start:
+                part = batch.select(np.arange(start, idx))
+                for d in self._flow_dets:
+                    self._call(d, d.on_flows, part)
+            self._advance(int(cm[idx]))
+            start = idx
+        part = batch if start == 0 else batch.select(np.arange(start, n))
         for d in self._flow_dets:
-            self._call(d, d.on_flows, batch)
+            self._call(d, d.on_flows, part)
+        self._advance(int(cm[-1]))
         return self._take()
 
     def event(self, ev: Any) -> list[AlertEvent]:
-        dets = self._by_type.get(getattr(ev, "event_type", ""))
+        dets = self._by_type.get(event_type(ev))
         if not dets:
             return []
         self.events_in += 1
         ts = _event_us(ev)
         if ts is not None:
-            self.advance(ts)
+            self._advance(ts)
         for d in dets:
             self._call(d, d.on_event, ev)
         return self._take()
 
     def advance(self, now_us: int) -> list[AlertEvent]:
         """Packet time is now `now_us` (never goes back): run due tick hooks."""
+        self._advance(now_us)
+        return self._take()
+
+    def _advance(self, now_us: int) -> None:
+        if len(self._next_tick) < len(self._ticking):  # the first time: first boundaries
+            for d in self._ticking:
+                step = d.tick_s * 1_000_000
+                self._next_tick.setdefault(d.info.name, (now_us // step + 1) * step)
         if now_us <= self.now_us:
-            return self._take()
+            return
         self.now_us = now_us
         for d in self._ticking:
             step = d.tick_s * 1_000_000
-            nxt = self._next_tick.get(d.info.name)
-            if nxt is None:
-                self._next_tick[d.info.name] = (now_us // step + 1) * step
-                continue
+            nxt = self._next_tick[d.info.name]
             if now_us >= nxt:
                 self._next_tick[d.info.name] = (now_us // step + 1) * step
                 self._ctx.now_us = nxt
                 self._call(d, d.on_tick)
         self._ctx.now_us = now_us
-        return self._take()
 
     def finish(self, now_us: int) -> list[AlertEvent]:
-        self.advance(now_us)
+        self._advance(now_us)
         self._ctx.final = True
         self._ctx.now_us = max(self.now_us, now_us)
         for d in self.detectors:
@@ -162,3 +192,13 @@ class Correlator:
 def _event_us(ev: Any) -> int | None:
     ts = getattr(ev, "timestamp", None)
     return parse_eve_timestamp(ts) if isinstance(ts, str) else None
+
+
+def event_type(ev: Any) -> str:
+    """An event's type: its `event_type` attribute, or the msgspec tag of a model record
+    (a tagged `msgspec.Struct` has no attribute for its tag)."""
+    t = getattr(ev, "event_type", None)
+    if isinstance(t, str):
+        return t
+    tag = getattr(getattr(type(ev), "__struct_config__", None), "tag", None)
+    return tag if isinstance(tag, str) else ""

@@ -1,10 +1,10 @@
 """Where detectors come from: the built-in ones, and plug-ins from installed packages.
 
 Built-ins are the modules of `BUILTIN_PACKAGES` (importing a module has no side effect; each
-exposes its detector classes in a `DETECTORS` tuple; helper modules' names start with `_`); a third-party package adds its own under the
-`tocsin.detectors` entry-point group, pointing at a module with the same `DETECTORS` tuple.
-Both go through `available()`, so a plug-in is loaded exactly as a built-in is. Names must be
-unique and dotted.
+exposes its detector classes in a `DETECTORS` tuple; helper modules' names start with `_`).
+A third-party package adds its own under the `tocsin.detectors` entry-point group, pointing
+at a module with the same `DETECTORS` tuple. Both go through `available()`, so a plug-in is
+loaded exactly as a built-in is. Names must be unique and dotted.
 """
 
 from __future__ import annotations

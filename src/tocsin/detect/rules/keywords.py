@@ -166,12 +166,14 @@ APP_PROTOS: dict[str, str] = {
     "dhcp": "dhcp",
     "ssh": "ssh",
     "rdp": "rdp",
+    "ftp": "ftp",
+    "krb5": "krb5",
 }
 # rule protocols Suricata knows and Tocsin has no parser for
 OTHER_PROTOS = frozenset(
     {
-        "sctp", "ipv4", "ip4", "ipv6", "ip6", "udp-pkt", "http2", "ftp", "ftp-data", "smtp",
-        "imap", "pop3", "krb5", "snmp", "nfs", "modbus", "dnp3", "enip", "sip", "mqtt", "quic",
+        "sctp", "ipv4", "ip4", "ipv6", "ip6", "udp-pkt", "http2", "ftp-data", "smtp",
+        "imap", "pop3", "snmp", "nfs", "modbus", "dnp3", "enip", "sip", "mqtt", "quic",
         "ike", "ikev2", "rfb", "pgsql", "telnet", "tftp", "ntp", "bittorrent-dht", "websocket",
         "ldap", "doh2", "mdns", "template", "http_any",
     }

@@ -39,6 +39,8 @@ _APP_WORDS = {
     "dhcp": "dhcp",
     "ssh": "ssh",
     "rdp": "rdp",
+    "ftp": "ftp",
+    "krb5": "krb5",
 }
 
 

@@ -1,0 +1,218 @@
+"""Credentials sent in clear text (`behaviour.cleartext_credentials`).
+
+Reads `ftp` and `http` events and ended flows. Per (client, server, protocol) it gathers
+what was seen for `hold_s` seconds of packet time after the first sighting, then reports
+once, with the count; the pair is reported again only after `window_s`.
+
+- **FTP** (sid 8_000_221, high confidence): a `PASS` command, for a `USER` other than
+  anonymous / ftp; the evidence says whether the server accepted it (230) and names the user
+  (never the password: Tocsin's FTP events redact it).
+- **HTTP Basic** (sid 8_000_222, high confidence): a request whose `request_headers` carry
+  `Authorization: Basic user=NAME` over plain HTTP (the HTTP parser always logs that field,
+  reduced to its scheme and user name; the password is never logged nor put in evidence).
+- **Telnet, POP3, IMAP** (sid 8_000_223, low confidence): a TCP flow to port 23, 110 or 143
+  whose application was not identified as something else and in which both ends sent at
+  least `min_pkts` packets and the server at least `min_bytes_tc` bytes. The flow shows that a
+  clear-text login protocol is in use, not that a password crossed it (POP3/IMAP may have
+  switched to TLS with STARTTLS): the evidence says so.
+
+Near misses it does not alert on: anonymous FTP, an FTP `USER` with no `PASS`, an HTTP 401
+challenge with no credentials sent, a port-23/110/143 probe or banner grab (too few packets),
+port 23/110/143 flows identified as another protocol (SSH or TLS on a non-standard port).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from tocsin.detect.behaviour._auth import ANONYMOUS_FTP_USERS, event_us, ftp_codes, text_of
+from tocsin.detect.correlate.correlator import event_type
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.state import BoundedMap
+from tocsin.model.flows import FlowBatch
+from tocsin.output.timefmt import eve_timestamp
+
+_USER_SAMPLE = 5
+# port -> protocol word, for flows whose application was not identified
+CLEARTEXT_PORTS = {23: "telnet", 110: "pop3", 143: "imap"}
+_UNIDENTIFIED = frozenset({"", "failed", "telnet", "pop3", "imap"})
+# protocol -> (signature id, label, confidence, severity)
+SUBSIGS = {
+    "ftp": (8_000_221, "FTP login", "high", 2),
+    "http": (8_000_222, "HTTP Basic authorization", "high", 2),
+    "telnet": (8_000_223, "Telnet session", "low", 3),
+    "pop3": (8_000_223, "POP3 session", "low", 3),
+    "imap": (8_000_223, "IMAP session", "low", 3),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CleartextConfig:
+    hold_s: int = 60  # gather this long after the first sighting, then report
+    window_s: int = 3600  # one report per (client, server, protocol) per window
+    min_pkts: int = 5  # each way, for a Telnet/POP3/IMAP flow
+    min_bytes_tc: int = 300
+    max_pairs: int = 50_000
+    max_flows: int = 50_000  # FTP flows whose USER is remembered until PASS
+
+
+@dataclass(slots=True)
+class _Seen:
+    first_ts: int
+    last_ts: int
+    count: int = 0
+    accepted: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+    port: int | None = None
+    reported: bool = False
+
+
+class CleartextCredentials(Detector):
+    """Logins over protocols that carry the password in clear."""
+
+    info = DetectorInfo(
+        name="behaviour.cleartext_credentials",
+        signature_id=8_000_220,
+        signature="TOCSIN BEHAVIOUR credentials sent in clear text",
+        category="Potential Corporate Privacy Violation",
+        technique="T1040",
+        tactic="TA0006",
+        severity=2,
+        confidence="medium",
+        description=(
+            "Logins that expose the password on the wire: FTP USER/PASS, HTTP Basic "
+            "authorization, and Telnet / POP3 / IMAP sessions (lower confidence)."
+        ),
+    )
+    subscribes = frozenset({"flow", "ftp", "http"})
+    Config = CleartextConfig
+    tick_s = 30
+
+    def __init__(self, config: CleartextConfig | None = None) -> None:
+        super().__init__(config or CleartextConfig())
+        self.cfg: CleartextConfig = self.config
+        self.pairs: BoundedMap[tuple[str, str, str], _Seen] = BoundedMap(self.cfg.max_pairs)
+        self.ftp_user: BoundedMap[int, str] = BoundedMap(self.cfg.max_flows)
+
+    def on_event(self, ev: Any, ctx: Context) -> None:
+        kind = event_type(ev)
+        ts = event_us(ev) or ctx.now_us
+        if kind == "ftp":
+            body = getattr(ev, "ftp", None)
+            cmd = (text_of(getattr(body, "command", None)) or "").upper()
+            fid = int(ev.flow_id)
+            if cmd == "USER":
+                name = text_of(getattr(body, "command_data", None))
+                self.ftp_user.pop(fid)
+                if name is not None:
+                    self.ftp_user.get_or_create(fid, partial(str, name))
+            elif cmd == "PASS":  # its argument is never read
+                user = self.ftp_user.get(fid)
+                if user is not None and user.lower() not in ANONYMOUS_FTP_USERS:
+                    accepted = "230" in ftp_codes(body)
+                    self._seen(ev.src_ip, ev.dest_ip, "ftp", ts, ev.dest_port, user, accepted)
+        elif kind == "http":
+            headers = getattr(getattr(ev, "http", None), "request_headers", None) or []
+            for h in headers:
+                if str(getattr(h, "name", "")).lower() == "authorization":
+                    value = str(getattr(h, "value", ""))
+                    scheme, _, rest = value.partition(" ")
+                    if scheme.lower() == "basic":
+                        # the parser logs the scheme and user name only ("Basic user=alice")
+                        user = rest[5:] if rest.startswith("user=") else None
+                        self._seen(ev.src_ip, ev.dest_ip, "http", ts, ev.dest_port, user, False)
+                    break
+
+    def on_flows(self, flows: FlowBatch, ctx: Context) -> None:
+        c = self.cfg
+        port = np.isin(flows.dport, list(CLEARTEXT_PORTS)) & (flows.proto == 6)
+        talk = (flows.pkts_ts >= c.min_pkts) & (flows.pkts_tc >= c.min_pkts)
+        rows = np.flatnonzero(port & talk & (flows.bytes_tc >= c.min_bytes_tc))
+        for i in rows.tolist():
+            if flows.app(i) not in _UNIDENTIFIED:
+                continue
+            dport = int(flows.dport[i])
+            proto = CLEARTEXT_PORTS[dport]
+            ts = int(flows.last_ts[i])
+            self._seen(flows.src_ip(i), flows.dest_ip(i), proto, ts, dport, None, False)
+
+    def _seen(
+        self,
+        src: str,
+        dst: str,
+        proto: str,
+        ts: int,
+        port: int | None,
+        user: str | None,
+        accepted: bool,
+    ) -> None:
+        s = self.pairs.get_or_create((src, dst, proto), partial(_Seen, ts, ts))
+        if s.reported and ts - s.first_ts > self.cfg.window_s * 1_000_000:
+            s.first_ts, s.count, s.accepted, s.users, s.reported = ts, 0, 0, {}, False
+        s.last_ts = max(s.last_ts, ts)
+        s.count += 1
+        s.accepted += accepted
+        s.port = s.port or port
+        if user is not None and (user in s.users or len(s.users) < 100):
+            s.users[user] = s.users.get(user, 0) + 1
+
+    def on_tick(self, ctx: Context) -> None:
+        hold = self.cfg.hold_s * 1_000_000
+        for (src, dst, proto), s in self.pairs.items():
+            if not s.reported and (ctx.final or ctx.now_us - s.first_ts >= hold):
+                s.reported = True
+                self._report(ctx, src, dst, proto, s)
+        window = self.cfg.window_s * 1_000_000
+        self.pairs.drop_older(lambda s: not s.reported or ctx.now_us - s.first_ts <= window)
+
+    def _report(self, ctx: Context, src: str, dst: str, proto: str, s: _Seen) -> None:
+        sid, label, conf, sev = SUBSIGS[proto]
+        ev: dict[str, Any] = {
+            "protocol": proto,
+            "server": dst,
+            "server_port": s.port,
+            "count": s.count,
+            "first_seen": eve_timestamp(s.first_ts),
+            "last_seen": eve_timestamp(s.last_ts),
+        }
+        if proto == "ftp":
+            ev["users"] = sorted(s.users)[:_USER_SAMPLE]
+            ev["accepted"] = s.accepted
+        elif proto == "http":
+            ev["users"] = sorted(s.users)[:_USER_SAMPLE]
+            ev["note"] = "Authorization: Basic sent over plain HTTP (password not logged)"
+        else:
+            ev["note"] = (
+                f"a {label} carried data both ways; the protocol logs in with a clear-text "
+                "password, but the login itself was not seen (STARTTLS not ruled out)"
+            )
+        ctx.emit(
+            Finding(
+                key=f"{proto}:{src}>{dst}",
+                ts_us=s.last_ts,
+                src_ip=src,
+                dest_ip=dst,
+                dest_port=s.port,
+                proto="TCP",
+                app_proto=proto,
+                signature=f"TOCSIN BEHAVIOUR clear-text credentials: {label}",
+                signature_id=sid,
+                severity=sev,
+                confidence=conf,
+                evidence=ev,
+            )
+        )
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "evicted": self.pairs.evicted,
+            "tracked": len(self.pairs),
+            "ftp_users_evicted": self.ftp_user.evicted,
+        }
+
+
+DETECTORS = (CleartextCredentials,)
