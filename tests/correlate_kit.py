@@ -40,7 +40,7 @@ def feed(
     corr = Correlator([detector], HomeNet(home) if home else HomeNet(), realert_s=realert_s)
     out: list[AlertEvent] = []
     for it in items:
-        out += corr.flows(it) if isinstance(it, FlowBatch) else corr.event(it)
+        out += corr.flows(it) + corr.flush() if isinstance(it, FlowBatch) else corr.event(it)
     out += corr.finish(end_us if end_us is not None else corr.now_us)
     return out
 

@@ -47,7 +47,7 @@ class CorrelatedWriter:
         return self.corr.flows(FlowBatch.from_records(recs, ALPROTO_NAMES))
 
     def flows(self, recs: npt.NDArray[np.void]) -> None:
-        alerts = self._flow_alerts(recs)
+        alerts = self._flow_alerts(recs) + self.corr.flush()
         self.out.flows(recs)
         if alerts:
             self.out.sequence([alerts])
@@ -70,6 +70,9 @@ class CorrelatedWriter:
                     alerts += corr.event(ev)
             if alerts:
                 out.append(alerts)
+        held = corr.flush()  # flows held by the correlator: their alerts close the chunk
+        if held:
+            out.append(held)
         self.out.sequence(out)
 
     def observe(self, ev: Any) -> None:

@@ -105,10 +105,11 @@ def test_ticks_score_during_the_run_and_the_state_is_bounded() -> None:
     out = []
     rows = _beacon(n=30)
     for r in rows:  # one flow at a time, as a worker hands them
-        out += corr.flows(flows(r))
+        out += corr.flows(flows(r)) + corr.flush()
     assert names(out) == ["behaviour.beacon"]  # found on a tick, before the end
     many = [_conn(T0 + k * S, dst=f"192.0.2.{k}", fid=100 + k) for k in range(1, 20)]
     corr.flows(flows(*many))
+    corr.flush()
     assert det.counters()["tracked"] == 5 and det.counters()["evicted"] > 0
     assert corr.errors == {}
 

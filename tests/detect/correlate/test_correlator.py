@@ -66,7 +66,7 @@ def _run(batches: list[list[FlowRow]]) -> list[Any]:
     corr = Correlator([Counter()], HomeNet())
     out = []
     for b in batches:
-        out += corr.flows(flows(*b))
+        out += corr.flows(flows(*b)) + corr.flush()
     out += corr.finish(corr.now_us)
     return [(a.timestamp, a.alert.context["evidence"]["seen"]) for a in out]
 
@@ -83,6 +83,7 @@ def test_ticks_fall_between_the_same_flows_whatever_the_batching() -> None:
 def test_a_failing_detector_is_counted_and_the_others_go_on() -> None:
     corr = Correlator([Broken(), Counter()], HomeNet())
     corr.flows(flows(*_rows(12)))  # split by the ticks at 10 s: two calls
+    corr.flush()
     assert corr.errors == {"test.broken": 2}
     assert corr.counter_dict()["correlate.errors.test.broken"] == 2
     assert corr.alerts.get("test.counter") == 1

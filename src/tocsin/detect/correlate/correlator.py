@@ -29,6 +29,32 @@ from tocsin.model.flows import FlowBatch
 from tocsin.output.timefmt import parse_eve_timestamp
 
 _FOLD_CAP = 200_000  # (detector, key) pairs remembered for folding repeats
+_HOLD_ROWS = 16_384  # flows held before dispatch, at most
+
+
+def _concat(batches: list[FlowBatch]) -> list[FlowBatch]:
+    """Consecutive batches with the same app-protocol names joined into one."""
+    out: list[FlowBatch] = []
+    run: list[FlowBatch] = []
+    for b in batches:
+        if run and b.app_names != run[0].app_names:
+            out.append(_join(run))
+            run = []
+        run.append(b)
+    if run:
+        out.append(_join(run))
+    return out
+
+
+def _join(run: list[FlowBatch]) -> FlowBatch:
+    if len(run) == 1:
+        return run[0]
+    cols = {
+        f: np.concatenate([getattr(b, f) for b in run])
+        for f in FlowBatch.__dataclass_fields__
+        if f != "app_names"
+    }
+    return FlowBatch(**cols, app_names=run[0].app_names)
 
 
 class Correlator:
@@ -48,6 +74,8 @@ class Correlator:
         self._ticking = [d for d in self.detectors if d.tick_s > 0]
         self._next_tick: dict[str, int] = {}
         self._out: list[AlertEvent] = []
+        self._held: list[FlowBatch] = []
+        self._held_rows = 0
         self._last: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.now_us = 0
         self.alerts: dict[str, int] = {}
@@ -64,14 +92,29 @@ class Correlator:
     # -- feeding --------------------------------------------------------------------------
 
     def flows(self, batch: FlowBatch) -> list[AlertEvent]:
+        """Flows that ended: held until `flush()` (or until an event crosses a tick, or
+        `_HOLD_ROWS` are held), so detectors see a few large batches rather than many small
+        ones — the order of flows against ticks is kept, against events nearly."""
         if not self._flow_dets or batch.n == 0:
             return []
         self.flows_in += batch.n
+        self._held.append(batch)
+        self._held_rows += batch.n
+        if self._held_rows >= _HOLD_ROWS:
+            return self.flush()
+        return []
+
+    def flush(self) -> list[AlertEvent]:
+        """Dispatch the flows held; call it before their arrays may change."""
+        self.flush_held()
+        return self._take()
+
+    def _dispatch_flows(self, batch: FlowBatch) -> None:
         if not self._ticking:
             self._advance(int(batch.last_ts.max()))
             for d in self._flow_dets:
                 self._call(d, d.on_flows, batch)
-            return self._take()
+            return
         # Ticks fall between the flows whose time crossed them, whatever the batches'
         # sizes: the same flows in the same order give the same alerts.
         cm = np.maximum.accumulate(batch.last_ts)
@@ -95,7 +138,6 @@ class Correlator:
         for d in self._flow_dets:
             self._call(d, d.on_flows, part)
         self._advance(int(cm[-1]))
-        return self._take()
 
     def event(self, ev: Any) -> list[AlertEvent]:
         dets = self._by_type.get(event_type(ev))
@@ -104,6 +146,8 @@ class Correlator:
         self.events_in += 1
         ts = _event_us(ev)
         if ts is not None:
+            if self._held and ts >= min(self._next_tick.values(), default=ts + 1):
+                self.flush_held()
             self._advance(ts)
         for d in dets:
             self._call(d, d.on_event, ev)
@@ -131,7 +175,13 @@ class Correlator:
                 self._call(d, d.on_tick)
         self._ctx.now_us = now_us
 
+    def flush_held(self) -> None:
+        held, self._held, self._held_rows = self._held, [], 0
+        for batch in _concat(held):
+            self._dispatch_flows(batch)
+
     def finish(self, now_us: int) -> list[AlertEvent]:
+        self.flush_held()
         self._advance(now_us)
         self._ctx.final = True
         self._ctx.now_us = max(self.now_us, now_us)
