@@ -283,7 +283,7 @@ def test_eve_path_is_a_directory(tmp_path: Path) -> None:
         (
             ("--app-protos", "dns,foo"),
             "tocsin: --app-protos: unknown protocol foo (known: http, tls, dns, smb, dcerpc, "
-            "dhcp, ssh, rdp, dicom, hl7, ftp, krb5)",
+            "dhcp, ssh, rdp, dicom, hl7, ftp, krb5, pop3, imap)",
         ),
     ],
 )

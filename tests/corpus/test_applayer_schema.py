@@ -4,11 +4,11 @@ corpus's `suricata-etc/schema.json`).
 
 Captures: every capture of the shared corpus under `MAX_BYTES` (2 MB) whose corpus path names
 one of the protocols Tocsin parses for Suricata's event types (dns, http, tls/ssl, smb, dhcp,
-ssh, rdp, dcerpc, ftp, krb5), and every capture under `pcaps/` (mixed real traffic), run in-process
-with the judges' registry (`golden.appmatch.judge_registry()`, midstream on). Deterministic,
-spread over suricata-verify, Zeek's traces and the other pcaps. Every event is validated
-except Tocsin's own types (`sensor`, `dicom`, `hl7`, `smb_file`), which Suricata's schema
-does not know. Captures Tocsin refuses at open (a link type) are
+ssh, rdp, dcerpc, ftp, krb5, pop3), and every capture under `pcaps/` (mixed real traffic), run
+in-process with the judges' registry (`golden.appmatch.judge_registry()`, midstream on).
+Deterministic, spread over suricata-verify, Zeek's traces and the other pcaps. Every event is
+validated except Tocsin's own types (`sensor`, `dicom`, `hl7`, `smb_file`, `imap`), which
+Suricata's schema does not know. Captures Tocsin refuses at open (a link type) are
 counted, not judged: the decode judges cover them.
 """
 
@@ -42,7 +42,9 @@ pytestmark = pytest.mark.corpus
 
 MAX_BYTES = 2_000_000
 SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
-PROTOCOL_IN_PATH = re.compile(r"dns|http|tls|ssl|smb|dhcp|ssh|rdp|dcerpc|dce-rpc|ftp|krb", re.I)
+PROTOCOL_IN_PATH = re.compile(
+    r"dns|http|tls|ssl|smb|dhcp|ssh|rdp|dcerpc|dce-rpc|ftp|krb|pop3", re.I
+)
 
 
 def captures() -> list[Path]:

@@ -51,8 +51,8 @@ CORPUS_EXPECTATIONS = (
 )
 FIELDS = ("dns", "http_host", "http_uri", "tls_sni")
 FIELD_PROTO = {"dns": "dns", "http_host": "http", "http_uri": "http", "tls_sni": "tls"}
-# Suricata's event types (Tocsin's own: sensor, dicom, hl7, smb_file)
-TOCSIN_ONLY_TYPES = frozenset({"sensor", "dicom", "hl7", "smb_file"})
+# Suricata's event types (Tocsin's own: sensor, dicom, hl7, smb_file, imap)
+TOCSIN_ONLY_TYPES = frozenset({"sensor", "dicom", "hl7", "smb_file", "imap"})
 
 
 def judge_registry() -> Any:

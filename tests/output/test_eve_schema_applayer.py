@@ -4,9 +4,9 @@
 Captures: every `*.pcap` / `*.pcapng` under `tests/fixtures/applayer/` and the golden fixtures
 (`tests/fixtures/golden/*/input.pcap*`), run in-process with the judges' registry
 (`golden.appmatch.judge_registry()`, by default `builtin()`). Every event whose type Suricata
-has is validated (Tocsin's own `sensor`, `dicom`, `hl7`, `smb_file` are not: Suricata's schema
-does not know them). Each registered parser among dns, http and tls must have written at least
-one event: the judge fixtures (`tests/fixtures/applayer/judges/`) carry all three.
+has is validated (Tocsin's own `sensor`, `dicom`, `hl7`, `smb_file`, `imap` are not: Suricata's
+schema does not know them). Each registered parser among dns, http and tls must have written at
+least one event: the judge fixtures (`tests/fixtures/applayer/judges/`) carry all three.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from golden.appmatch import (
 )
 
 FIXTURES = REPO / "tests" / "fixtures"
-SURICATA_APP_TYPES = {"dns", "http", "tls", "smb", "dcerpc", "dhcp", "ssh", "rdp", "ftp", "krb5"}
+SURICATA_APP_TYPES = {
+    *("dns", "http", "tls", "smb", "dcerpc", "dhcp", "ssh", "rdp", "ftp", "krb5", "pop3"),
+}
 
 
 def captures() -> list[Path]:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
@@ -60,6 +60,8 @@ class Emit(Protocol):
         direction: int,
         ts_us: int,
         tx_id: int | None = None,
+        *,
+        extra: dict[str, Any] | None = None,  # more top-level fields (`http`, `app_proto`)
     ) -> None: ...
 
 

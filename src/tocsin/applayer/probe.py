@@ -28,6 +28,12 @@ What each probe accepts (first bytes of the first payload in either direction):
 - ftp: "USER " (any case) to server (not on POP3's port 110), or "AUTH "/"FEAT" on port 21;
   a "220 "/"220-" greeting to client on port 21, or elsewhere when its first line names
   "FTP" (an SMTP greeting also starts with 220);
+- pop3: a "+OK" greeting to client on port 110, or elsewhere when its first line names "POP";
+  a POP3 command (USER, PASS, APOP, AUTH, CAPA, STLS, STAT, LIST, RETR, TOP, UIDL...) then a
+  space or line end, to server on port 110 only;
+- imap: a "* OK " or "* PREAUTH " greeting to client on port 143, or elsewhere when its first
+  line names "IMAP"; a tagged command (`tag SP letters` then a space or line end) to server
+  on port 143 only;
 - krb5: on port 88 only, a DER APPLICATION 10-13 or 30 element (AS/TGS request/reply,
   KRB-ERROR) filling the UDP datagram, or after a 4-byte record mark on TCP.
 
@@ -46,7 +52,9 @@ from tocsin.applayer.protos import (
     ALPROTO_FTP,
     ALPROTO_HL7,
     ALPROTO_HTTP,
+    ALPROTO_IMAP,
     ALPROTO_KRB5,
+    ALPROTO_POP3,
     ALPROTO_RDP,
     ALPROTO_SMB,
     ALPROTO_SSH,
@@ -90,6 +98,30 @@ FTP_USER = np.frombuffer(b"USER ", dtype=np.uint8).copy()
 FTP_AUTH = np.frombuffer(b"AUTH ", dtype=np.uint8).copy()
 FTP_FEAT = np.frombuffer(b"FEAT", dtype=np.uint8).copy()
 FTP_220 = np.frombuffer(b"220", dtype=np.uint8).copy()
+POP3_OK = np.frombuffer(b"+OK", dtype=np.uint8).copy()
+IMAP_OK = np.frombuffer(b"* OK ", dtype=np.uint8).copy()
+IMAP_PREAUTH = np.frombuffer(b"* PREAUTH ", dtype=np.uint8).copy()
+# POP3 commands (RFC 1939, 2449, 5034), 4 bytes each ("TOP" padded with a space)
+_POP3_CMDS = (
+    b"USER",
+    b"PASS",
+    b"APOP",
+    b"AUTH",
+    b"CAPA",
+    b"STLS",
+    b"STAT",
+    b"LIST",
+    b"RETR",
+    b"TOP ",
+    b"UIDL",
+    b"NOOP",
+    b"RSET",
+    b"DELE",
+    b"QUIT",
+)
+POP3_CMDS = np.zeros((len(_POP3_CMDS), 4), dtype=np.uint8)
+for _k, _m in enumerate(_POP3_CMDS):
+    POP3_CMDS[_k] = np.frombuffer(_m, dtype=np.uint8)
 
 
 @inline_kernel
@@ -393,6 +425,90 @@ def probe_ftp(d: np.ndarray, o: int, n: int, direction: int, sport: int, dport: 
 
 
 @inline_kernel
+def _line_names(d: np.ndarray, o: int, n: int, a: int, b: int, c: int) -> bool:
+    """The first line of d[o:o+n] holds the letters a b c (upper-case codes), any case."""
+    for k in range(n - 2):
+        x = d[o + k]
+        if x == 0x0A:
+            return False
+        if (x & 0xDF) == a and (d[o + k + 1] & 0xDF) == b and (d[o + k + 2] & 0xDF) == c:
+            return True
+    return False
+
+
+@inline_kernel
+def probe_pop3(d: np.ndarray, o: int, n: int, direction: int, sport: int, dport: int) -> int:
+    port110 = dport == 110 or sport == 110
+    if direction == 1:
+        r = _prefix(d, o, n, POP3_OK, 3)
+        if r == 0:
+            return PROBE_NO
+        if r == 2:
+            return PROBE_MORE
+        if port110:
+            return ALPROTO_POP3
+        return ALPROTO_POP3 if _line_names(d, o, n, 0x50, 0x4F, 0x50) else PROBE_NO
+    if not port110:
+        return PROBE_NO
+    more = False
+    for k in range(POP3_CMDS.shape[0]):
+        plen = 3 if POP3_CMDS[k, 3] == 0x20 else 4
+        r = _prefix_ci(d, o, n, POP3_CMDS[k], plen)
+        if r == 2:
+            more = True
+        elif r == 1:
+            if n == plen:
+                more = True
+            else:
+                c = d[o + plen]
+                if c == 0x20 or c == 0x0D or c == 0x0A:
+                    return ALPROTO_POP3
+    return PROBE_MORE if more else PROBE_NO
+
+
+@inline_kernel
+def probe_imap(d: np.ndarray, o: int, n: int, direction: int, sport: int, dport: int) -> int:
+    port143 = dport == 143 or sport == 143
+    if direction == 1:
+        r = _prefix(d, o, n, IMAP_OK, 5)
+        if r == 0:
+            r = _prefix(d, o, n, IMAP_PREAUTH, 10)
+        if r == 0:
+            return PROBE_NO
+        if r == 2:
+            return PROBE_MORE
+        if port143:
+            return ALPROTO_IMAP
+        return ALPROTO_IMAP if _line_names(d, o, n, 0x49, 0x4D, 0x41) else PROBE_NO
+    if not port143:
+        return PROBE_NO
+    k = 0  # the tag: printable, not a space, at most 64 bytes
+    while k < n and k < 64:
+        c = d[o + k]
+        if c == 0x20:
+            break
+        if c < 0x21 or c > 0x7E or c == 0x2A or c == 0x2B:
+            return PROBE_NO
+        k += 1
+    if k == 0 or k == 64:
+        return PROBE_NO
+    if k == n:
+        return PROBE_MORE
+    j = k + 1
+    while j < n:
+        c = d[o + j] & 0xDF
+        if c < 0x41 or c > 0x5A:
+            break
+        j += 1
+    if j == n:
+        return PROBE_MORE
+    if j - k - 1 < 2:
+        return PROBE_NO
+    c = d[o + j]
+    return ALPROTO_IMAP if c == 0x20 or c == 0x0D or c == 0x0A else PROBE_NO
+
+
+@inline_kernel
 def _krb5_message(d: np.ndarray, o: int, n: int) -> int:
     """1: d[o:o+n] is one DER APPLICATION 10-13/30 element (its length matching n), 0: not;
     lengths are checked only when whole (`n` may be a TCP record's first segment)."""
@@ -465,7 +581,7 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
         more = True
     elif r != PROBE_NO:
         return r
-    for step in range(8):
+    for step in range(10):
         if step == 0:
             r = probe_ssh(d, o, n)
         elif step == 1:
@@ -480,6 +596,10 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
             r = probe_dcerpc(d, o, n)
         elif step == 6:
             r = probe_ftp(d, o, n, direction, sport, dport)
+        elif step == 7:
+            r = probe_pop3(d, o, n, direction, sport, dport)
+        elif step == 8:
+            r = probe_imap(d, o, n, direction, sport, dport)
         else:
             r = probe_krb5(d, o, n, proto, sport, dport)
         if r == PROBE_MORE:

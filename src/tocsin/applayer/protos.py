@@ -21,7 +21,9 @@ ALPROTO_DICOM = 10
 ALPROTO_HL7 = 11
 ALPROTO_FTP = 12
 ALPROTO_KRB5 = 13
-N_ALPROTOS = 14
+ALPROTO_POP3 = 14
+ALPROTO_IMAP = 15
+N_ALPROTOS = 16
 
 ALPROTO_NAMES: tuple[str, ...] = (
     "",
@@ -38,6 +40,8 @@ ALPROTO_NAMES: tuple[str, ...] = (
     "hl7",
     "ftp",
     "krb5",
+    "pop3",
+    "imap",
 )
 ALPROTO_CODE = {name: code for code, name in enumerate(ALPROTO_NAMES) if name}
 

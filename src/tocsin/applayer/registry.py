@@ -50,7 +50,9 @@ def builtin() -> Registry:
     from tocsin.applayer.ftp.parser import FtpParser
     from tocsin.applayer.hl7.parser import HL7Parser
     from tocsin.applayer.http.parser import HttpParser
+    from tocsin.applayer.imap.parser import ImapParser
     from tocsin.applayer.krb5.parser import Krb5TcpParser, Krb5UdpParser
+    from tocsin.applayer.pop3.parser import Pop3Parser
     from tocsin.applayer.rdp.parser import RdpParser
     from tocsin.applayer.smb.parser import SmbParser
     from tocsin.applayer.ssh.parser import SshParser
@@ -68,6 +70,8 @@ def builtin() -> Registry:
         p.ALPROTO_HL7: HL7Parser,
         p.ALPROTO_FTP: FtpParser,
         p.ALPROTO_KRB5: Krb5TcpParser,
+        p.ALPROTO_POP3: Pop3Parser,
+        p.ALPROTO_IMAP: ImapParser,
     }
     udp: dict[int, type[AppParser]] = {
         p.ALPROTO_DNS: DnsUdpParser,

@@ -25,7 +25,7 @@ from tocsin.detect.correlate.config import (
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.correlate.registry import RegistryError
 from tocsin.detect.engine import DetectConfig, DetectEngine
-from tocsin.detect.intel import IntelError, intel_summary, load_intel
+from tocsin.detect.intel import FILE_HASH_KINDS, IntelError, intel_summary, load_intel
 from tocsin.detect.rules.loader import RuleFileError
 from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
 from tocsin.detect.varsfile import VarsFileError, read_vars_file
@@ -114,6 +114,16 @@ def _load_correlator(
     except (ConfigError, RegistryError, VarsFileError, ValueError, IntelError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
+
+
+def _hash_indicators(correlate: Correlator | None) -> int:
+    """File-hash indicators (MD5, SHA-1, SHA-256) the running intel detectors hold."""
+    if correlate is None:
+        return 0
+    for d in correlate.detectors:
+        if d.info.name == "intel.file_hash":
+            return int(d.intel.count(*FILE_HASH_KINDS))  # type: ignore[attr-defined]
+    return 0
 
 
 def analyze(
@@ -238,6 +248,15 @@ def analyze(
         "--warninglists/--no-warninglists",
         help="Use MISP warning lists (CDNs, public resolvers, top sites) as allow-lists.",
     ),
+    file_hashes: bool = typer.Option(
+        False,
+        "--file-hashes",
+        help=(
+            "Hash files seen in HTTP transfers (response bodies, PUT uploads; MD5, SHA-1, "
+            "SHA-256 of the decoded content) and write 'fileinfo' events. On by itself when "
+            "the --intel indicators include file hashes."
+        ),
+    ),
     detect_config: Path | None = typer.Option(
         None,
         "--detect-config",
@@ -299,10 +318,20 @@ def analyze(
     elif intel:
         _error("--intel needs the detectors (drop --no-detectors)")
         raise typer.Exit(2)
+    hashes = _hash_indicators(correlate)
+    if hashes and not file_hashes:
+        file_hashes = True
+        if not quiet:
+            err.print(
+                f"file hashing enabled: {hashes} file-hash indicators were loaded "
+                "(HTTP files are hashed for intel.file_hash)",
+                highlight=False,
+                soft_wrap=True,
+            )
     config = PipelineConfig(
         flow=FlowConfig(cap=flow_cap),
         stats_interval_s=stats_interval,
-        app=AppConfig(enabled=app_layer, midstream=midstream),
+        app=AppConfig(enabled=app_layer, midstream=midstream, file_hashes=file_hashes),
     )
     show = progress and not quiet
     try:

@@ -25,6 +25,7 @@ def _second_back(text: str) -> int:
     return int((d - _EPOCH).total_seconds())
 
 
+@lru_cache(maxsize=4096)  # each event's time is read by several detectors in a row
 def parse_eve_timestamp(text: str) -> int | None:
     """Microseconds since the epoch of an EVE timestamp (`...T22:42:07.573103+0000`, any
     offset); None when it is not one."""

@@ -99,6 +99,8 @@ class AppConfig:
     stream_max_total: int = 64 << 20  # ... over all streams
     community_id_seed: int = 0
     sub_batch: int = 1024  # packets between two write-backs of parser decisions to the kernel
+    file_hashes: bool = False  # hash HTTP files (response and PUT bodies): `fileinfo` events
+    file_hash_max_bytes: int = 50 << 20  # decoded bytes hashed per file; past it: TRUNCATED
 
 
 class _AppFlow:
@@ -373,6 +375,8 @@ class AppLayer:
             direction: int,
             ts_us: int,
             tx_id: int | None = None,
+            *,
+            extra: dict[str, Any] | None = None,
         ) -> None:
             by_packet = getattr(event_cls, "by_packet", False)
             h = hdr[direction if by_packet else 0]
@@ -385,6 +389,7 @@ class AppLayer:
                 tx_id=tx_id,
                 **h,
                 **{str(tag): body},
+                **(extra or {}),
             )
             if hooks is not None and hooks.on_events:
                 hooks.event(str(tag), body, direction, ts_us, tx_id)
@@ -399,12 +404,23 @@ class AppLayer:
             af.parser = cls(emit, self.config.limits, certificates=hooks.strip_certs)  # type: ignore[call-arg]
         elif hooks is not None and hooks.on_transactions:
             af.parser = cls(
-                emit, self.config.limits, inspect_bodies=True, on_transaction=hooks.final
+                emit,
+                self.config.limits,
+                inspect_bodies=True,
+                on_transaction=hooks.final,
+                **self._file_options(word),
             )  # type: ignore[call-arg]
             af.hooks = hooks
             hooks.parser = af.parser
         else:
-            af.parser = cls(emit, self.config.limits)
+            af.parser = cls(emit, self.config.limits, **self._file_options(word))
+
+    def _file_options(self, word: str) -> dict[str, Any]:
+        """Parser options for file hashing (`AppConfig.file_hashes`: HTTP only)."""
+        c = self.config
+        if word != "http" or not c.file_hashes:
+            return {}
+        return {"file_hashes": True, "file_max_bytes": c.file_hash_max_bytes}
 
     def _tcp(self, af: _AppFlow, d: int, seq: int, tfl: int, payload: bytes, ts: int) -> None:
         st = af.streams[d]

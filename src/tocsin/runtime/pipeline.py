@@ -77,6 +77,8 @@ _SURICATA_APP_WORDS = frozenset(
         "ftp",
         "krb5_tcp",
         "krb5_udp",
+        "pop3",
+        "imap",
         "failed_tcp",
         "failed_udp",
     ]

@@ -82,17 +82,20 @@ def test_ack_scan_and_open_ports_of_a_syn_scan_count() -> None:
 
 
 def test_ndpi_tcp_scan_names_each_probe_type(tmp_path: Path) -> None:
-    cfg = CorrelateConfig(detectors={"behaviour.port_scan": {"min_ports": 7}})
+    cfg = CorrelateConfig(
+        detectors={"behaviour.port_scan": {"min_ports": 7, "min_stealth_ports": 99}}
+    )
     alerts = analyze_alerts(
         [FIX / "ndpi-tcp_scan.pcapng"], tmp_path, only=["behaviour.port_scan"], config=cfg
     )
     assert names(alerts) == ["behaviour.port_scan"]
     types = alerts[0]["alert"]["context"]["evidence"]["probe_types"]
     assert set(types) == {"CONNECT", "SYN", "FIN", "NULL", "XMAS"}
-    # at the default threshold seven probes are not a scan
-    assert (
-        analyze_alerts([FIX / "ndpi-tcp_scan.pcapng"], tmp_path, only=["behaviour.port_scan"]) == []
+    # at the defaults, seven ports are few, but three NULL/FIN/XMAS probes are a stealth scan
+    (alert,) = analyze_alerts(
+        [FIX / "ndpi-tcp_scan.pcapng"], tmp_path, only=["behaviour.port_scan"]
     )
+    assert "stealth" in alert["alert"]["signature"] and alert["src_ip"] == "192.168.1.178"
 
 
 def test_nmap_syn_scans_end_to_end(tmp_path: Path) -> None:

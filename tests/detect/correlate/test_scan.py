@@ -69,3 +69,19 @@ def test_syn_scan_sample_end_to_end(tmp_path: Path) -> None:
     assert names(alerts) == ["behaviour.port_scan"]
     assert alerts[0]["src_ip"] == "172.16.0.8"
     assert alerts[0]["alert"]["context"]["evidence"]["scan_type"] == "SYN"
+
+
+def test_a_few_stealth_probes_are_a_scan_a_closing_fin_is_not() -> None:
+    t = 1000 * S
+    stealth = [
+        _probe(3390, t + 1, tcp_flags_ts=TH_FIN, tcp_flags_tc=TH_RST | TH_ACK, pkts_tc=1),
+        _probe(3391, t + 2, tcp_flags_ts=0, tcp_flags_tc=TH_RST | TH_ACK, pkts_tc=1),
+        _probe(3392, t + 3, tcp_flags_ts=TH_FIN | TH_PSH | TH_URG, tcp_flags_tc=TH_RST, pkts_tc=1),
+    ]
+    (alert,) = feed(PortScan(), [flows(*stealth)])
+    assert "stealth" in alert.alert.signature
+    assert alert.alert.context["evidence"]["probe_types"] == {"FIN": 1, "NULL": 1, "XMAS": 1}  # type: ignore[index]
+    assert feed(PortScan(), [flows(*stealth[:2])]) == []  # two are not enough
+    # a connection closed after its state timed out: FIN|ACK, not a bare FIN
+    closing = [_probe(p, t + p, tcp_flags_ts=TH_FIN | TH_ACK) for p in range(4000, 4010)]
+    assert feed(PortScan(), [flows(*closing)]) == []

@@ -301,6 +301,7 @@ def test_no_intel_given_means_no_intel_detectors(tmp_path: Path) -> None:
     dets = build_detectors(CorrelateConfig(intel=(str(FIX / "plain.txt"),), warninglists=False))
     assert {d.info.name for d in dets if d.info.name.startswith("intel.")} == {
         "intel.domain",
+        "intel.file_hash",
         "intel.http_user_agent",
         "intel.ip",
         "intel.tls",

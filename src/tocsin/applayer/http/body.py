@@ -11,8 +11,9 @@ one body from the parser's buffer:
 It counts `wire`, the body length Suricata logs as `http.length` (libhtp's message length):
 identity bytes, or for chunked bodies the chunk-size lines, the chunk data and the line ends
 after the data; not the trailer. The payload (de-chunked) goes to a `decode.BodySink` while the
-sink wants more; bytes nobody needs can be skipped (`skippable` / `skipped`) so that the sensor
-never hands them to Python.
+sink wants more (and to a second one, `file`, hashing the body: `files.FileHash`); bytes
+nobody needs can be skipped (`skippable` / `skipped`) so that the sensor never hands them to
+Python.
 
 Errors: an invalid chunk-size line raises `ParseError` for a request (libhtp gives up the
 stream); in a response it turns the rest of the body into close-delimited data, as libhtp (and
@@ -113,6 +114,7 @@ class BodyReader:
         "_left",
         "_state",
         "done",
+        "file",
         "kind",
         "max_line",
         "payload",
@@ -122,10 +124,17 @@ class BodyReader:
     )
 
     def __init__(
-        self, kind: int, length: int, sink: BodySink | None, max_line: int, request: bool
+        self,
+        kind: int,
+        length: int,
+        sink: BodySink | None,
+        max_line: int,
+        request: bool,
+        file: BodySink | None = None,
     ) -> None:
         self.kind = kind
         self.sink = sink
+        self.file = file
         self.max_line = max_line
         self.request = request
         self.wire = 0
@@ -135,8 +144,10 @@ class BodyReader:
         self._state = _DATA if kind == LENGTH else _SIZE
 
     def wants(self) -> bool:
-        """True while the payload is still kept (the sink is not full)."""
-        return self.sink is not None and not self.sink.full
+        """True while the payload is still kept or hashed (a sink is not full)."""
+        return (self.sink is not None and not self.sink.full) or (
+            self.file is not None and not self.file.full
+        )
 
     def feed(self, buf: bytes, pos: int) -> int:
         """Consume body bytes of `buf` from `pos`; return where this body's bytes stop (a
@@ -200,6 +211,8 @@ class BodyReader:
         self.payload += len(chunk)
         if self.sink is not None:
             self.sink.append_raw(chunk)
+        if self.file is not None:
+            self.file.append_raw(chunk)
 
     def _take(self, buf: bytes, start: int, end: int) -> None:
         self.wire += end - start
@@ -207,12 +220,17 @@ class BodyReader:
         sink = self.sink
         if sink is not None and not sink.full and end > start:
             sink.write(memoryview(buf)[start:end])
+        file = self.file
+        if file is not None and not file.full and end > start:
+            file.write(memoryview(buf)[start:end])
 
     def _end(self) -> None:
         self.done = True
         self._state = _END
         if self.sink is not None:
             self.sink.finish()
+        if self.file is not None:
+            self.file.finish()
 
     def skippable(self) -> int:
         """Bytes coming next that are payload of known length (may be skipped unread)."""

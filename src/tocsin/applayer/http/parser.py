@@ -26,6 +26,12 @@ Rules (each direction has one state; `TO_SERVER` carries requests, `TO_CLIENT` r
   `skip` (the message completes at once, so its event may precede the skipped packets).
   `pending_transactions()` shows the transactions not emitted yet, so that a request (head,
   then body) can be inspected as soon as it is complete, before its response.
+- Files: with `file_hashes` (off by default), every response body and every POST/PUT body
+  (not multipart) is hashed (`files.FileHash`: decoded, at most `file_max_bytes`) and, when
+  it ends, a `fileinfo` event is emitted with the transaction's `http` object
+  (`files.file_record`: `CLOSED` with md5/sha1/sha256, or `TRUNCATED` without after a gap, a
+  flow that ended first, or a body over the bound). Empty bodies are no files. Hashed bodies
+  are not skipped (up to the bound).
 - `SYNC`, after `gap(d)` (the message being read in `d` ends there, marked `gap`) or bytes
   that cannot start a message (a flow picked up midstream, inside a body): bytes are dropped up
   to the next request line or response line (`resync`); after `sync_limit` bytes without
@@ -48,6 +54,7 @@ from tocsin.applayer.base import TO_CLIENT, TO_SERVER, AppLimits, AppParser, Emi
 from tocsin.applayer.http import body as framing
 from tocsin.applayer.http.body import BodyReader, trailing
 from tocsin.applayer.http.decode import BodySink
+from tocsin.applayer.http.files import FileHash, file_record, is_upload
 from tocsin.applayer.http.message import (
     FIELD_LINE,
     REQUEST_EOH,
@@ -72,6 +79,7 @@ from tocsin.applayer.http.transaction import (
     TxQueue,
     selection,
 )
+from tocsin.model.fileinfo import FileinfoEvent
 from tocsin.model.http import HttpInfo
 
 LINE, BODY, SYNC, WAIT, PROBE = range(5)
@@ -92,12 +100,16 @@ class HttpParser(AppParser):
         inspect_bodies: bool = False,
         on_transaction: Callable[[HttpTransaction], None] | None = None,
         sync_limit: int = 1 << 20,
+        file_hashes: bool = False,
+        file_max_bytes: int = 50 << 20,
     ) -> None:
         super().__init__(emit, limits)
         self._txs = TxQueue(
             emit, limits, (selection(request_headers), selection(response_headers)), on_transaction
         )
         self._bodies = inspect_bodies
+        self._files = file_hashes
+        self._file_max = file_max_bytes
         self._state = [LINE, LINE]
         self._buf = [b"", b""]  # unconsumed bytes (a partial head or line)
         self._scan = [0, 0]  # where the search for the end of the head resumes in _buf
@@ -388,7 +400,12 @@ class HttpParser(AppParser):
                 tx.request_sink = sink
             else:
                 tx.response_sink = sink
-        self._reader[d] = BodyReader(kind, size, sink, self.limits.max_message, d == TO_SERVER)
+        file = None
+        if self._files and (d == TO_CLIENT or is_upload(tx)):
+            file = FileHash(self._file_max, h.get(b"content-encoding") if h else None)
+        self._reader[d] = BodyReader(
+            kind, size, sink, self.limits.max_message, d == TO_SERVER, file
+        )
         self._cur[d] = tx
         self._state[d] = BODY
 
@@ -402,7 +419,7 @@ class HttpParser(AppParser):
             self._body_done(d)
         return pos
 
-    def _body_done(self, d: int) -> None:
+    def _body_done(self, d: int, complete: bool = True, gap: bool = False) -> None:
         reader, tx = self._reader[d], self._cur[d]
         assert reader is not None and tx is not None
         if d == TO_SERVER:
@@ -413,13 +430,19 @@ class HttpParser(AppParser):
         self._reader[d] = self._cur[d] = None
         if self._state[d] == BODY:
             self._state[d] = LINE
+        file = reader.file
+        if isinstance(file, FileHash) and file.size:
+            record = file_record(tx, file, d == TO_CLIENT, complete, gap)
+            http = {"http": self._txs.info(tx), "app_proto": "http"}
+            self.emit(FileinfoEvent, record, d, self._ts, tx.tx_id, extra=http)
 
     def _end_body(self, d: int, gap: bool) -> None:
         reader, tx = self._reader[d], self._cur[d]
         if reader is not None and tx is not None:
+            complete = reader.kind == framing.CLOSE and not gap  # the close ends such a body
             reader.finish()
             tx.gap = tx.gap or gap
-            self._body_done(d)
+            self._body_done(d, complete, gap)
 
     def _to_sync(self, d: int, buf: bytes, start: int, pos: int) -> int:
         """`buf[start:pos]` cannot start a message: look for the next one from `pos`."""

@@ -10,6 +10,9 @@ as evidence. Pairs live in a `BoundedMap` of `max_pairs`;
 a pair reaches it only once it probed two distinct ports (`_fanout.Repeats`, NumPy), so a
 spoofed-source flood costs no Python per flow.
 
+Probes no TCP stack sends by itself (NULL, FIN without ACK, XMAS: nmap's -sN/-sF/-sX) are a
+scan at `min_stealth_ports` distinct ports already.
+
 Near misses it does not alert on: a client retrying one port many times, a host talking to
 a dozen services that answer (answered flows are not probes).
 """
@@ -29,6 +32,7 @@ from tocsin.model.flows import TH_ACK, TH_FIN, TH_PSH, TH_RST, TH_SYN, TH_URG, F
 from tocsin.output.timefmt import eve_timestamp
 
 _PORT_SAMPLE = 20  # ports listed in the evidence
+_STEALTH = frozenset({"NULL", "FIN", "XMAS"})
 
 
 def probe_type(proto: int, flags: int) -> str:
@@ -69,6 +73,8 @@ def probes(flows: FlowBatch) -> npt.NDArray[np.bool_]:
 @dataclass(frozen=True, slots=True)
 class PortScanConfig:
     min_ports: int = 20  # distinct ports probed on one host
+    # probes no TCP stack sends on its own (NULL, FIN without ACK, XMAS): a few are a scan
+    min_stealth_ports: int = 3
     window_s: int = 300
     max_pairs: int = 50_000
 
@@ -79,6 +85,7 @@ class _Pair:
     last_ts: int
     ports: set[int] = field(default_factory=set)
     types: dict[str, int] = field(default_factory=dict)
+    stealth: set[int] = field(default_factory=set)
     alerted: bool = False
 
 
@@ -145,6 +152,7 @@ class PortScan(Detector):
             p = self.pairs.get_or_create(key, partial(_Pair, ts, ts))
             if ts - p.first_ts > window:
                 p.first_ts, p.ports, p.types, p.alerted = ts, set(), {}, False
+                p.stealth = set()
             p.last_ts = max(p.last_ts, ts)
             if before and len(p.ports) < 65_536:
                 p.ports.add(before & 0xFFFF_FFFF)  # the pair's first probe
@@ -152,14 +160,20 @@ class PortScan(Detector):
                 p.ports.add((proto << 16) | dport)
             t = probe_type(proto, flags)
             p.types[t] = p.types.get(t, 0) + 1
-            if not p.alerted and len(p.ports) >= self.cfg.min_ports:
+            if t in _STEALTH and len(p.stealth) < 1024:
+                p.stealth.add(dport)
+            if not p.alerted and (
+                len(p.ports) >= self.cfg.min_ports or len(p.stealth) >= self.cfg.min_stealth_ports
+            ):
                 p.alerted = True
                 i = int(rows[k])
                 self._report(flows, i, p, ctx)
 
     def _report(self, flows: FlowBatch, i: int, p: _Pair, ctx: Context) -> None:
         src, dst = flows.src_ip(i), flows.dest_ip(i)
-        main = max(p.types, key=lambda t: p.types[t])
+        stealthy = len(p.ports) < self.cfg.min_ports
+        counts = {t: n for t, n in p.types.items() if t in _STEALTH} if stealthy else p.types
+        main = max(counts, key=lambda t: counts[t])
         ports = sorted(x & 0xFFFF for x in p.ports)
         ctx.emit(
             Finding(
@@ -168,7 +182,11 @@ class PortScan(Detector):
                 src_ip=src,
                 dest_ip=dst,
                 proto="UDP" if main == "UDP" else "TCP",
-                signature=f"TOCSIN BEHAVIOUR {main} port scan: many ports of one host probed",
+                signature=(
+                    "TOCSIN BEHAVIOUR stealth port scan: NULL/FIN/XMAS probes to one host"
+                    if stealthy
+                    else f"TOCSIN BEHAVIOUR {main} port scan: many ports of one host probed"
+                ),
                 evidence={
                     "ports_probed": len(p.ports),
                     "scan_type": main,
@@ -176,7 +194,12 @@ class PortScan(Detector):
                     "ports_sample": ports[:_PORT_SAMPLE],
                     "first_seen": eve_timestamp(p.first_ts),
                     "last_seen": eve_timestamp(p.last_ts),
-                    "threshold": f"{self.cfg.min_ports} ports in {self.cfg.window_s} s",
+                    "threshold": (
+                        f"{self.cfg.min_stealth_ports} ports probed with NULL/FIN/XMAS "
+                        f"packets in {self.cfg.window_s} s"
+                        if stealthy
+                        else f"{self.cfg.min_ports} ports in {self.cfg.window_s} s"
+                    ),
                 },
             )
         )

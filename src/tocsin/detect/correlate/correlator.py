@@ -245,10 +245,19 @@ def _event_us(ev: Any) -> int | None:
 
 
 def event_type(ev: Any) -> str:
-    """An event's type: its `event_type` attribute, or the msgspec tag of a model record
-    (a tagged `msgspec.Struct` has no attribute for its tag)."""
-    t = getattr(ev, "event_type", None)
-    if isinstance(t, str):
+    """An event's type: the msgspec tag of a model record (a tagged `msgspec.Struct` has no
+    attribute for its tag, the same for every instance: cached by class), or its
+    `event_type` attribute."""
+    cls = type(ev)
+    t = _TAGS.get(cls)
+    if t is not None:
         return t
-    tag = getattr(getattr(type(ev), "__struct_config__", None), "tag", None)
-    return tag if isinstance(tag, str) else ""
+    tag = getattr(getattr(cls, "__struct_config__", None), "tag", None)
+    if isinstance(tag, str):
+        _TAGS[cls] = tag
+        return tag
+    attr = getattr(ev, "event_type", None)
+    return attr if isinstance(attr, str) else ""
+
+
+_TAGS: dict[type, str] = {}

@@ -3,9 +3,10 @@
 Loading (`load_intel`): plain lists, CSV (incl. abuse.ch), maltrail trail files, MISP JSON
 (events, feed directories) and STIX 2.1 bundles, minus the site's allow-lists and the MISP
 warning lists. Detectors: `intel.ip` (flows), `intel.domain` (dns, http host, tls sni),
-`intel.url` (http), `intel.tls` (JA3, JA4, certificate SHA-1, SNI), `intel.http_user_agent`.
-File-hash indicators (MD5/SHA-1/SHA-256) are loaded and counted, but no event carries a file
-hash yet (Tocsin writes no `fileinfo`), so none is matched.
+`intel.url` (http), `intel.tls` (JA3, JA4, certificate SHA-1, SNI), `intel.http_user_agent`,
+`intel.file_hash` (MD5/SHA-1/SHA-256 of files in `fileinfo` events: HTTP downloads and PUT
+uploads, hashed when `tocsin analyze` runs with `--file-hashes`, or by itself when file-hash
+indicators are loaded).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from __future__ import annotations
 from tocsin.detect.intel._model import FILE_HASH_KINDS, Indicator, IntelError, LoadStats
 from tocsin.detect.intel._set import IntelSet, load_intel
 
-__all__ = ["Indicator", "IntelError", "IntelSet", "LoadStats", "intel_summary", "load_intel"]
+__all__ = [
+    "FILE_HASH_KINDS",
+    "Indicator",
+    "IntelError",
+    "IntelSet",
+    "LoadStats",
+    "intel_summary",
+    "load_intel",
+]
 
 
 def intel_summary(stats: LoadStats) -> str:
@@ -29,9 +38,6 @@ def intel_summary(stats: LoadStats) -> str:
     line = f"{stats.indicators} indicators from {stats.sources} sources ({', '.join(parts)})" + (
         f": {kinds}" if kinds else ""
     )
-    hashes = sum(stats.by_kind.get(k, 0) for k in FILE_HASH_KINDS)
-    if hashes:
-        line += f"; {hashes} file hashes not matched (no event carries file hashes)"
     if stats.problems:
         line += f"; first skipped: {stats.problems[0]}"
     return line

@@ -36,6 +36,9 @@ _KIND_TEXT = {
     "sni": "TLS SNI",
     "cert_sha1": "certificate SHA-1",
     "user_agent": "user agent",
+    "md5": "file MD5",
+    "sha1": "file SHA-1",
+    "sha256": "file SHA-256",
 }
 _ALSO = 5  # other listings of the same value named in the evidence
 
@@ -92,10 +95,16 @@ class IntelDetector(Detector):
         self.expired += len(inds) - len(out)
         return out
 
-    def report(self, ctx: Context, inds: list[Indicator], seen: Seen) -> None:
+    def report(
+        self,
+        ctx: Context,
+        inds: list[Indicator],
+        seen: Seen,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """One finding for the best of `inds` (every listing that matched one observation:
         an address and its /24, a name and its parent domain); the others are named in
-        `also_listed_by`."""
+        `also_listed_by`. `extra`: more evidence about the observation (a file's name)."""
         if not inds:
             return
         self.matched += 1
@@ -138,6 +147,8 @@ class IntelDetector(Detector):
             evidence["expires"] = eve_timestamp(best.expires_us)
         if others:
             evidence["also_listed_by"] = others[:_ALSO]
+        if extra:
+            evidence.update(extra)
         text = _KIND_TEXT.get(best.kind, best.kind)
         threat = f" ({best.threat})" if best.threat else ""
         src, dst = (seen.peer, seen.host) if seen.inbound else (seen.host, seen.peer)

@@ -2,9 +2,11 @@
 
 The test's capture is analysed offline, as `tocsin analyze --rules` would, with the settings
 of its `TestPlan` that Tocsin mirrors: rule variables, midstream pickup, app-layer parsers
-switched off, the Community ID seed, VXLAN decoding. A rule file that does not load at all,
-or a capture that cannot be read, is that test's failure (`RunOutcome.error`); rules that are
-skipped are listed (`rule_errors`), which fails the test in strict mode.
+switched off, the Community ID seed, VXLAN decoding. File hashing (`fileinfo` events) is on
+when a check looks at `fileinfo` (Suricata logs files by default; Tocsin only on request).
+A rule file that does not load at all, or a capture that cannot be read, is that test's
+failure (`RunOutcome.error`); rules that are skipped are listed (`rule_errors`), which fails
+the test in strict mode.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ _APP_WORDS = {
     "ftp": "ftp",
     "krb5": "krb5",
 }
+
+
+def _wants_files(plan: TestPlan) -> bool:
+    """Whether a check of the test looks at `fileinfo` events."""
+    return any("fileinfo" in repr(c.spec) for c in plan.checks if c.skip is None)
 
 
 def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
@@ -82,7 +89,7 @@ def run_plan(plan: TestPlan, eve_path: Path) -> RunOutcome:
     config = PipelineConfig(
         community_id_seed=s.community_id_seed,
         writer_thread=False,
-        app=AppConfig(midstream=s.midstream, limits=limits),
+        app=AppConfig(midstream=s.midstream, limits=limits, file_hashes=_wants_files(plan)),
     )
     if not s.vxlan:
         config = replace(config, vxlan_port=0)
