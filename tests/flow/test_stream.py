@@ -113,3 +113,18 @@ def test_first_data_far_from_the_syn_restarts_the_stream() -> None:
     """A SYN from an earlier attempt (another ISN): the data is trusted, not held forever."""
     s = Stream(StreamCounters(), isn=1000)
     assert s.add(0x70000000, b"GET / HTTP/1.1\r\n") == [b"GET / HTTP/1.1\r\n"]
+
+
+def test_thousands_of_segments_behind_a_hole_wait_in_order_and_overlaps_keep_the_first() -> None:
+    """A lost segment followed by a long run of small ones (and retransmissions that overlap
+    them): everything is held, in order, and delivered once the hole is filled."""
+    ctr = StreamCounters()
+    s = Stream(ctr, isn=0)
+    body = bytes(random.Random(7).randrange(256) for _ in range(40_000))
+    for off in range(100, 40_000, 10):
+        assert s.add(1 + off, body[off : off + 10]) == []
+    for off in range(105, 40_000, 500):  # overlapping retransmissions, other bytes
+        assert s.add(1 + off, b"X" * 10) == []
+    assert ctr.overlap_diff_data > 0
+    out = s.add(1, body[:100])
+    assert joined(out) == body and ctr.total == 0

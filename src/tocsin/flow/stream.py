@@ -27,6 +27,7 @@ to the next expected byte (within ±2 GB, as TCP's own window rules imply).
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from dataclasses import dataclass
 
 GAP = -1  # marker in delivered pieces: (GAP, lost byte count)
@@ -62,7 +63,7 @@ class Stream:
     of the next byte to deliver (None before the first segment when the SYN was not seen).
     """
 
-    __slots__ = ("_base", "_dropped", "_next", "_ooo", "_ooo_bytes", "ctr", "max_ooo")
+    __slots__ = ("_base", "_dropped", "_keys", "_next", "_ooo", "_ooo_bytes", "ctr", "max_ooo")
 
     def __init__(self, ctr: StreamCounters, isn: int | None, max_ooo: int = 256 << 10) -> None:
         self.ctr = ctr
@@ -71,6 +72,7 @@ class Stream:
         self._base = (isn + 1) & 0xFFFFFFFF if isn is not None else None
         self._next = 0
         self._ooo: dict[int, bytes] = {}  # position -> bytes, never overlapping each other
+        self._keys: list[int] = []  # the positions of `_ooo`, sorted
         self._ooo_bytes = 0
         self._dropped = False  # a segment beyond the hole was dropped: the hole is permanent
 
@@ -125,8 +127,15 @@ class Stream:
         return out
 
     def _store(self, pos: int, data: bytes) -> None:
-        """Buffer `data` at `pos`, keeping bytes already held where they overlap."""
-        for p in sorted(self._ooo):
+        """Buffer `data` at `pos`, keeping bytes already held where they overlap. The held
+        pieces never overlap each other, so they are sorted by start and by end alike: the
+        candidates are found by bisection (a hole followed by thousands of small segments
+        must not cost thousands of steps per segment)."""
+        keys = self._keys
+        k = bisect_right(keys, pos) - 1
+        if k < 0 or keys[k] + len(self._ooo[keys[k]]) <= pos:
+            k += 1  # the piece starting at or before pos ends before it
+        for p in keys[k : k + 2]:
             q = self._ooo[p]
             pend = p + len(q)
             if pend <= pos or p >= pos + len(data):
@@ -149,19 +158,21 @@ class Stream:
             self._dropped = True
             return
         self._ooo[pos] = data
+        insort(self._keys, pos)
         self._ooo_bytes += len(data)
         self.ctr.total += len(data)
 
     def _drain(self, out: list[bytes | tuple[int, int]]) -> None:
         while self._next in self._ooo:
             data = self._ooo.pop(self._next)
+            del self._keys[0]  # the smallest: nothing held lies before the next byte
             self._ooo_bytes -= len(data)
             self.ctr.total -= len(data)
             self._next += len(data)
             out.append(data)
 
     def _give_up_hole(self, out: list[bytes | tuple[int, int]]) -> None:
-        first = min(self._ooo)
+        first = self._keys[0]
         out.append((GAP, first - self._next))
         self.ctr.reassembly_gap += 1
         self._next = first
@@ -172,4 +183,5 @@ class Stream:
         """Forget buffered bytes (the flow's state is dropped), returning them to the pool."""
         self.ctr.total -= self._ooo_bytes
         self._ooo.clear()
+        self._keys.clear()
         self._ooo_bytes = 0
