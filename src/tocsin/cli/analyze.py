@@ -25,7 +25,8 @@ from tocsin.detect.correlate.config import (
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.correlate.registry import RegistryError
 from tocsin.detect.engine import DetectConfig, DetectEngine
-from tocsin.detect.intel import FILE_HASH_KINDS, IntelError, intel_summary, load_intel
+from tocsin.detect.intel import FILE_HASH_KINDS, IntelError, intel_summary
+from tocsin.detect.intel._cache import load_intel_cached
 from tocsin.detect.rules.loader import RuleFileError
 from tocsin.detect.thresholdfile import ThresholdFileError, read_threshold_config
 from tocsin.detect.varsfile import VarsFileError, read_vars_file
@@ -82,6 +83,7 @@ def _load_correlator(
     rule_vars: Path | None,
     intel: tuple[list[Path], list[Path], bool] = ([], [], True),
     err: Console | None = None,
+    use_cache: bool = True,
 ) -> Correlator:
     """The correlator for --detect-config / --only-detectors / --intel, or a clear error and
     exit 2. `intel`: (--intel paths, --allowlist paths, warning lists on); `err` (unless
@@ -105,7 +107,9 @@ def _load_correlator(
         )
         indicators = None
         if cfg.intel:
-            indicators = load_intel(cfg.intel, cfg.allowlists, cfg.warninglists)
+            indicators = load_intel_cached(
+                cfg.intel, cfg.allowlists, cfg.warninglists, use_cache=use_cache
+            )
             if err is not None:
                 err.print(
                     f"intel: {intel_summary(indicators.stats)}", highlight=False, soft_wrap=True
@@ -211,7 +215,10 @@ def analyze(
     rule_cache: bool = typer.Option(
         True,
         "--rule-cache/--no-rule-cache",
-        help="Keep compiled rules on disk, keyed by the rule files' hash ($TOCSIN_CACHE_DIR).",
+        help=(
+            "Keep compiled rules and parsed indicator sets (--intel) on disk, keyed by their "
+            "files' content ($TOCSIN_CACHE_DIR)."
+        ),
     ),
     detectors: bool = typer.Option(
         True,
@@ -314,6 +321,7 @@ def analyze(
             rule_vars,
             (intel, allowlist, warninglists),
             None if quiet else err,
+            rule_cache,
         )
     elif intel:
         _error("--intel needs the detectors (drop --no-detectors)")
