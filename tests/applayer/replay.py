@@ -207,5 +207,19 @@ class Feeder:
     def bodies(self) -> list[Any]:
         return [e[1] for e in self.events]
 
+    def infos(self) -> list[Any]:
+        """The events' bodies (a protocol's `...Info` records), in order."""
+        return self.bodies()
+
     def types(self) -> list[str]:
         return [e[1].event_type for e in self.events]
+
+
+def session(
+    parser_cls: type[AppParser], *lines: tuple[int, bytes], limits: AppLimits | None = None
+) -> Feeder:
+    """A `Feeder` of `parser_cls` fed `lines`, (direction, bytes) chunks in order."""
+    f = Feeder(parser_cls, limits)
+    for d, data in lines:
+        f.feed(d, data)
+    return f

@@ -24,30 +24,15 @@ from tocsin.applayer.protos import ALPROTO_FTP, PROBE_MORE, PROBE_NO
 from tocsin.model.ftp import PASSWORD_REDACTED, FtpEvent, FtpInfo
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder as _Feeder
-from ..replay import chunks, replay
+from ..replay import Feeder, chunks, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "ftp"
 SECRETS = (b"hunter2-secret", b"S3cr3t!pass")
 
 
-class Feeder(_Feeder):
-    def __init__(self, limits: AppLimits | None = None) -> None:
-        super().__init__(FtpParser, limits)
-
-    def infos(self) -> list[FtpInfo]:
-        return [e[1] for e in self.events]
-
-
-def session(*lines: tuple[int, bytes]) -> Feeder:
-    f = Feeder()
-    for d, data in lines:
-        f.feed(d, data)
-    return f
-
-
 def test_login_transactions_and_password_redacted() -> None:
     f = session(
+        FtpParser,
         (TO_CLIENT, b"220 FTP server ready\r\n"),
         (TO_SERVER, b"USER alice\r\n"),
         (TO_CLIENT, b"331 Password required for alice.\r\n"),
@@ -66,6 +51,7 @@ def test_login_transactions_and_password_redacted() -> None:
 
 def test_multiline_reply_is_one_reply() -> None:
     f = session(
+        FtpParser,
         (TO_SERVER, b"PASS x\r\n"),
         (TO_CLIENT, b"230-Welcome\r\n  to the server\r\n230-more\r\n"),
     )
@@ -77,7 +63,7 @@ def test_multiline_reply_is_one_reply() -> None:
 
 
 def test_preliminary_reply_keeps_the_transaction_open() -> None:
-    f = session((TO_SERVER, b"RETR a.txt\r\n"), (TO_CLIENT, b"150 Opening\r\n"))
+    f = session(FtpParser, (TO_SERVER, b"RETR a.txt\r\n"), (TO_CLIENT, b"150 Opening\r\n"))
     assert f.events == []
     f.feed(TO_CLIENT, b"226 Transfer complete.\r\n")
     (info,) = f.infos()
@@ -85,7 +71,11 @@ def test_preliminary_reply_keeps_the_transaction_open() -> None:
 
 
 def test_pipelined_commands_pair_in_order_and_unanswered_at_close() -> None:
-    f = session((TO_SERVER, b"TYPE I\r\nSYST\r\nNOOP\r\n"), (TO_CLIENT, b"200 ok\r\n215 UNIX\r\n"))
+    f = session(
+        FtpParser,
+        (TO_SERVER, b"TYPE I\r\nSYST\r\nNOOP\r\n"),
+        (TO_CLIENT, b"200 ok\r\n215 UNIX\r\n"),
+    )
     f.parser.close(9)
     a, b, c = f.infos()
     assert (a.command, a.completion_code, b.command, b.completion_code) == (
@@ -99,6 +89,7 @@ def test_pipelined_commands_pair_in_order_and_unanswered_at_close() -> None:
 
 def test_data_ports_and_mode() -> None:
     f = session(
+        FtpParser,
         (TO_SERVER, b"PORT 10,0,0,1,4,1\r\n"),
         (TO_CLIENT, b"200 PORT command successful.\r\n"),
         (TO_SERVER, b"PASV\r\n"),
@@ -117,12 +108,16 @@ def test_data_ports_and_mode() -> None:
 
 
 def test_lowercase_verbs_telnet_prefix_and_lf_only() -> None:
-    f = session((TO_SERVER, b"\xff\xf4\xff\xf2abor\nuser bob\n"), (TO_CLIENT, b"226 ok\n331 pw\n"))
+    f = session(
+        FtpParser,
+        (TO_SERVER, b"\xff\xf4\xff\xf2abor\nuser bob\n"),
+        (TO_CLIENT, b"226 ok\n331 pw\n"),
+    )
     assert [(i.command, i.command_data) for i in f.infos()] == [("ABOR", None), ("USER", "bob")]
 
 
 def test_long_lines_are_cut_and_marked() -> None:
-    f = session((TO_SERVER, b"STOR " + b"a" * 10_000 + b"\r\n"))
+    f = session(FtpParser, (TO_SERVER, b"STOR " + b"a" * 10_000 + b"\r\n"))
     f.feed(TO_SERVER, b"NOOP\r\n")
     f.feed(TO_CLIENT, b"550 " + b"b" * 9000 + b"\r\n200 ok\r\n")
     stor, noop = f.infos()
@@ -133,13 +128,13 @@ def test_long_lines_are_cut_and_marked() -> None:
 
 
 def test_auth_tls_ends_parsing() -> None:
-    f = session((TO_SERVER, b"AUTH TLS\r\n"), (TO_CLIENT, b"234 Proceed\r\n"))
+    f = session(FtpParser, (TO_SERVER, b"AUTH TLS\r\n"), (TO_CLIENT, b"234 Proceed\r\n"))
     assert f.parser.done == [True, True]
     assert f.infos()[0].command == "AUTH"
 
 
 def test_gap_resynchronises_on_the_next_line() -> None:
-    f = session((TO_SERVER, b"USER al"))
+    f = session(FtpParser, (TO_SERVER, b"USER al"))
     f.parser.gap(TO_SERVER, 0)
     f.feed(TO_SERVER, b"ice\r\nUSER bob\r\n")
     f.feed(TO_CLIENT, b"331 ok\r\n")
@@ -148,11 +143,11 @@ def test_gap_resynchronises_on_the_next_line() -> None:
 
 def test_binary_verb_is_a_parse_error() -> None:
     with pytest.raises(ParseError):
-        session((TO_SERVER, b"\x00\x01\x02garbage\r\n"))
+        session(FtpParser, (TO_SERVER, b"\x00\x01\x02garbage\r\n"))
 
 
 def test_pending_commands_are_bounded() -> None:
-    f = Feeder(AppLimits(max_pending=4))
+    f = Feeder(FtpParser, AppLimits(max_pending=4))
     f.feed(TO_SERVER, b"NOOP\r\n" * 10)
     assert len(f.events) == 6 and all(i.reply_received == "no" for i in f.infos())
 
@@ -276,7 +271,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     """Mutated real-looking sessions give `ftp` events or `ParseError`, nothing else; the
     argument of whatever still parses as a PASS command is never kept."""
     segs = data.draw(_mutated())
-    f = Feeder(AppLimits(max_pending=4, max_items=8))
+    f = Feeder(FtpParser, AppLimits(max_pending=4, max_items=8))
     try:
         for d, ts, chunk in segs:
             f.feed(d, chunk, ts)
@@ -292,7 +287,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
-    f = Feeder()
+    f = Feeder(FtpParser)
     try:
         for d, chunk in parts:
             f.feed(d, chunk)

@@ -20,30 +20,15 @@ from tocsin.applayer.protos import ALPROTO_IMAP, PROBE_MORE, PROBE_NO
 from tocsin.model.imap import ImapEvent, ImapInfo
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder as _Feeder
-from ..replay import replay
+from ..replay import Feeder, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "imap"
 PLAIN = base64.b64encode(b"\x00alice\x00s3cr3t-pw").decode()
 
 
-class Feeder(_Feeder):
-    def __init__(self, limits: AppLimits | None = None) -> None:
-        super().__init__(ImapParser, limits)
-
-    def infos(self) -> list[ImapInfo]:
-        return [e[1] for e in self.events]
-
-
-def session(*lines: tuple[int, bytes]) -> Feeder:
-    f = Feeder()
-    for d, data in lines:
-        f.feed(d, data)
-    return f
-
-
 def test_login_user_kept_password_never() -> None:
     f = session(
+        ImapParser,
         (TO_CLIENT, b"* OK IMAP4rev1 ready\r\n"),
         (TO_SERVER, b'a1 CAPABILITY\r\na2 login "bob \\"b\\"" s3cr3t-pw\r\n'),
         (TO_CLIENT, b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\na2 NO [AUTHENTICATIONFAILED] no\r\n"),
@@ -58,6 +43,7 @@ def test_login_user_kept_password_never() -> None:
 
 def test_authenticate_plain_gives_identity_only() -> None:
     f = session(
+        ImapParser,
         (TO_SERVER, b"x AUTHENTICATE PLAIN\r\n"),
         (TO_CLIENT, b"+ \r\n"),
         (TO_SERVER, PLAIN.encode() + b"\r\n"),
@@ -79,6 +65,7 @@ def test_authenticate_plain_gives_identity_only() -> None:
 
 def test_login_literals_are_skipped_unread() -> None:
     f = session(
+        ImapParser,
         (TO_SERVER, b"a LOGIN {5}\r\n"),
         (TO_CLIENT, b"+ go\r\n"),
         (TO_SERVER, b"alice {9+}\r\ns3cr3t-pw\r\nb NOOP\r\n"),
@@ -94,6 +81,7 @@ def test_login_literals_are_skipped_unread() -> None:
 
 def test_server_literals_skip_message_bodies() -> None:
     f = session(
+        ImapParser,
         (TO_SERVER, b"f FETCH 1 RFC822\r\nn NOOP\r\n"),
         (TO_CLIENT, b"* 1 FETCH (RFC822 {18}\r\nn OK fake answer\r\n"),
         (TO_CLIENT, b")\r\nf OK done\r\nn OK real\r\n"),
@@ -103,7 +91,7 @@ def test_server_literals_skip_message_bodies() -> None:
 
 
 def test_big_literal_is_handed_to_the_dispatcher_as_skip() -> None:
-    f = session((TO_SERVER, b"a APPEND INBOX {100000}\r\nFrom: x\r\n"))
+    f = session(ImapParser, (TO_SERVER, b"a APPEND INBOX {100000}\r\nFrom: x\r\n"))
     assert f.parser.skip[TO_SERVER] == 100000 - len(b"From: x\r\n")
     assert len(f.parser._lines[TO_SERVER].buf) == 0  # nothing of the message held
     f.feed(TO_SERVER, b"y" * (100000 - 9) + b"\r\nb NOOP\r\n")
@@ -113,6 +101,7 @@ def test_big_literal_is_handed_to_the_dispatcher_as_skip() -> None:
 
 def test_starttls_ends_parsing_and_uid_commands() -> None:
     f = session(
+        ImapParser,
         (TO_SERVER, b"u UID FETCH 1:* FLAGS\r\ns STARTTLS\r\n"),
         (TO_CLIENT, b"u OK\r\ns OK Begin TLS\r\n"),
     )
@@ -121,13 +110,13 @@ def test_starttls_ends_parsing_and_uid_commands() -> None:
 
 
 def test_unanswered_at_close_and_bad_tag() -> None:
-    f = Feeder(AppLimits(max_pending=2))
+    f = Feeder(ImapParser, AppLimits(max_pending=2))
     f.feed(TO_SERVER, b"a NOOP\r\nb NOOP\r\nc NOOP\r\nDONE\r\n")
     assert len(f.events) == 1
     f.parser.close(0)
     assert len(f.events) == 3 and all(i.status is None for i in f.infos())
     with pytest.raises(ParseError):
-        session((TO_SERVER, b"\x01\x02 LOGIN x y\r\n"))
+        session(ImapParser, (TO_SERVER, b"\x01\x02 LOGIN x y\r\n"))
 
 
 @pytest.mark.parametrize(
@@ -206,7 +195,7 @@ def _mutated(draw: st.DrawFn) -> list[tuple[int, int, bytes]]:
 def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     """Mutated sessions give `imap` events or `ParseError`, nothing else."""
     segs = data.draw(_mutated())
-    f = Feeder(AppLimits(max_pending=4))
+    f = Feeder(ImapParser, AppLimits(max_pending=4))
     try:
         for d, ts, chunk in segs:
             f.feed(d, chunk, ts)
@@ -221,7 +210,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
-    f = Feeder()
+    f = Feeder(ImapParser)
     try:
         for d, chunk in parts:
             f.feed(d, chunk)

@@ -22,30 +22,15 @@ from tocsin.applayer.protos import ALPROTO_FTP, ALPROTO_POP3, PROBE_MORE, PROBE_
 from tocsin.model.pop3 import PASSWORD_REDACTED, SASL_DATA, Pop3Event, Pop3Info
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder as _Feeder
-from ..replay import chunks, replay
+from ..replay import Feeder, chunks, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "pop3"
 SECRETS = (b"hunter2-secret", b"YWxpY2UAYWxpY2UAczNjcjN0", b"c0ffeedigest")
 
 
-class Feeder(_Feeder):
-    def __init__(self, limits: AppLimits | None = None) -> None:
-        super().__init__(Pop3Parser, limits)
-
-    def infos(self) -> list[Pop3Info]:
-        return [e[1] for e in self.events]
-
-
-def session(*lines: tuple[int, bytes]) -> Feeder:
-    f = Feeder()
-    for d, data in lines:
-        f.feed(d, data)
-    return f
-
-
 def test_greeting_login_and_password_redacted() -> None:
     f = session(
+        Pop3Parser,
         (TO_CLIENT, b"+OK POP3 ready <1.2@host>\r\n"),
         (TO_SERVER, b"USER alice\r\n"),
         (TO_CLIENT, b"+OK\r\n"),
@@ -66,6 +51,7 @@ def test_greeting_login_and_password_redacted() -> None:
 
 def test_apop_and_auth_initial_response_redacted() -> None:
     f = session(
+        Pop3Parser,
         (TO_SERVER, b"APOP mrose c0ffeedigest\r\nAUTH PLAIN YWxpY2UAYWxpY2UAczNjcjN0\r\n"),
         (TO_CLIENT, b"-ERR no\r\n+OK welcome\r\n"),
     )
@@ -76,6 +62,7 @@ def test_apop_and_auth_initial_response_redacted() -> None:
 
 def test_sasl_exchange_lines_are_never_commands() -> None:
     f = session(
+        Pop3Parser,
         (TO_SERVER, b"AUTH LOGIN\r\n"),
         (TO_CLIENT, b"+ VXNlcm5hbWU6\r\n"),
         (TO_SERVER, b"YWxpY2U=\r\n"),
@@ -93,6 +80,7 @@ def test_sasl_exchange_lines_are_never_commands() -> None:
 
 def test_multiline_answers_data_kept_except_mail_content() -> None:
     f = session(
+        Pop3Parser,
         (TO_SERVER, b"CAPA\r\nLIST\r\nLIST 1\r\nTOP 1 0\r\nRETR 1\r\n"),
         (TO_CLIENT, b"+OK caps\r\nUSER\r\nSTLS\r\n.\r\n+OK 2 msgs\r\n1 120\r\n2 200\r\n.\r\n"),
         (TO_CLIENT, b"+OK 1 120\r\n+OK\r\nSubject: secret\r\n\r\n.\r\n"),
@@ -108,14 +96,14 @@ def test_multiline_answers_data_kept_except_mail_content() -> None:
 
 
 def test_stls_ends_parsing() -> None:
-    f = session((TO_SERVER, b"STLS\r\n"), (TO_CLIENT, b"+OK Begin TLS\r\n"))
+    f = session(Pop3Parser, (TO_SERVER, b"STLS\r\n"), (TO_CLIENT, b"+OK Begin TLS\r\n"))
     assert f.parser.done == [True, True]
-    f2 = session((TO_SERVER, b"STLS\r\n"), (TO_CLIENT, b"-ERR not now\r\n"))
+    f2 = session(Pop3Parser, (TO_SERVER, b"STLS\r\n"), (TO_CLIENT, b"-ERR not now\r\n"))
     assert f2.parser.done == [False, False]
 
 
 def test_unanswered_at_close_and_pending_bounded() -> None:
-    f = Feeder(AppLimits(max_pending=4))
+    f = Feeder(Pop3Parser, AppLimits(max_pending=4))
     f.feed(TO_SERVER, b"NOOP\r\n" * 10)
     assert len(f.events) == 6
     f.parser.close(9)
@@ -124,9 +112,9 @@ def test_unanswered_at_close_and_pending_bounded() -> None:
 
 def test_bad_input_is_a_parse_error() -> None:
     with pytest.raises(ParseError):
-        session((TO_CLIENT, b"garbage without status\r\n"))
+        session(Pop3Parser, (TO_CLIENT, b"garbage without status\r\n"))
     with pytest.raises(ParseError):
-        session((TO_SERVER, b"\x00\x01\x02 x\r\n"))
+        session(Pop3Parser, (TO_SERVER, b"\x00\x01\x02 x\r\n"))
 
 
 @pytest.mark.parametrize(
@@ -245,7 +233,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     """Mutated sessions give `pop3` events or `ParseError`, nothing else; whatever parses as
     PASS/APOP/AUTH never keeps its secret."""
     segs = data.draw(_mutated())
-    f = Feeder(AppLimits(max_pending=4, max_items=8))
+    f = Feeder(Pop3Parser, AppLimits(max_pending=4, max_items=8))
     try:
         for d, ts, chunk in segs:
             f.feed(d, chunk, ts)
@@ -266,7 +254,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
-    f = Feeder()
+    f = Feeder(Pop3Parser)
     try:
         for d, chunk in parts:
             f.feed(d, chunk)

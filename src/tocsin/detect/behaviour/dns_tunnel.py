@@ -287,15 +287,10 @@ class DnsTunnel(Detector):
         self.reported.get_or_create((ev.src_ip, domain), partial(bool, True))
         odd = sorted(set(label) - HOSTNAME_CHARS)
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"payload:{ev.src_ip}>{domain}",
                 ts_us=ts,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
-                proto=ev.proto,
-                flow_id=int(ev.flow_id),
                 app_proto="dns",
                 signature_id=8_000_112,
                 signature="TOCSIN BEHAVIOUR DNS exfiltration: encoded data in a query name",
@@ -319,15 +314,10 @@ class DnsTunnel(Detector):
             return
         self.reported.get_or_create((ev.src_ip, ev.dest_ip), partial(bool, True))
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"doh:{ev.src_ip}>{ev.dest_ip}",
                 ts_us=parse_eve_timestamp(ev.timestamp) or ctx.now_us,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
-                proto=ev.proto,
-                flow_id=int(ev.flow_id),
                 app_proto="tls",
                 signature_id=8_000_113,
                 signature="TOCSIN BEHAVIOUR encrypted DNS to a public resolver, around the "

@@ -219,15 +219,11 @@ class SmbRansomware(Detector):
         first = w.ops[0][0] if w.ops else ts
         notes = sorted({n.split("|", 2)[2] for n in w.names.get(NOTE, ())})
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"{ev.src_ip}>{ev.dest_ip}:{kind}",
                 ts_us=ts,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="smb",
                 signature=sig,
                 signature_id=sid,

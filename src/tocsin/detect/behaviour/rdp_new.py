@@ -90,15 +90,11 @@ class RdpNewClient(Detector):
         if ev.rdp.cookie and ev.rdp.cookie.strip():
             evidence["cookie"] = ev.rdp.cookie.strip()
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=src,
                 ts_us=ts,
-                src_ip=src,
-                dest_ip=dst,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="rdp",
                 confidence="medium" if new_server else None,
                 evidence=evidence,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tocsin.detect.correlate.netclass import HomeNet
+from tocsin.model.app import AppEvent
 from tocsin.model.flows import FlowBatch
 
 TOCSIN_DETECTOR_GID = 8  # gid of every correlator alert (1: signatures, 9: sensor health)
@@ -71,6 +72,32 @@ class Finding:
     severity: int | None = None
     confidence: str | None = None
     metadata: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_event(
+        cls,
+        ev: AppEvent,
+        *,
+        key: str,
+        ts_us: int,
+        evidence: dict[str, Any],
+        **overrides: Any,
+    ) -> Finding:
+        """A finding about one app-layer event: addresses, ports, `proto`, `flow_id` and
+        `app_proto` come from the event's header; `overrides` (any other `Finding` field, or
+        one of those) replace them, e.g. `app_proto="dicom"` where the event does not carry
+        it."""
+        fields: dict[str, Any] = {
+            "src_ip": ev.src_ip,
+            "dest_ip": ev.dest_ip,
+            "src_port": ev.src_port,
+            "dest_port": ev.dest_port,
+            "proto": ev.proto,
+            "flow_id": int(ev.flow_id),
+            "app_proto": ev.app_proto,
+        }
+        fields.update(overrides)
+        return cls(key=key, ts_us=ts_us, evidence=evidence, **fields)
 
 
 @dataclass(slots=True)

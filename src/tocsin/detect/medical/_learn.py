@@ -74,3 +74,7 @@ class PeerBaseline:
     @property
     def evicted(self) -> int:
         return self.known.evicted + self.servers.evicted
+
+    def counters(self) -> dict[str, int]:
+        """A detector's `counters()` when the baseline is all its state."""
+        return {"evicted": self.evicted, "known": len(self.known)}

@@ -192,16 +192,12 @@ class DicomEnumeration(Detector):
         text: str | None,
     ) -> None:
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=key,
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="dicom",
                 signature=text,
                 signature_id=sid,

@@ -165,16 +165,12 @@ class DicomBulkRetrieve(Detector):
             if host:
                 evidence["destination_host"] = host
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=dest,
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="dicom",
             )
         )

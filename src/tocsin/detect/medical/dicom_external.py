@@ -125,16 +125,12 @@ class DicomExternal(Detector):
         data_text: str | None,
     ) -> None:
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=key,
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="dicom",
                 signature=data_text,
                 signature_id=SID_DATA_OUT if data_text else None,

@@ -101,22 +101,18 @@ class DicomNewPeer(Detector):
         if accepted:
             self.base.learn(server, peer, ts)
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"{server}:{d.calling_ae}@{ev.src_ip}",
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="dicom",
             )
         )
 
     def counters(self) -> dict[str, int]:
-        return {"evicted": self.base.evicted, "known": len(self.base.known)}
+        return self.base.counters()
 
 
 DETECTORS = (DicomNewPeer,)

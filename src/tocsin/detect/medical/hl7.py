@@ -111,22 +111,18 @@ class Hl7NewSender(Detector):
         }
         self.base.learn(engine, peer, ts)
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"{engine}:{sender}@{ev.src_ip}",
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="hl7",
             )
         )
 
     def counters(self) -> dict[str, int]:
-        return {"evicted": self.base.evicted, "known": len(self.base.known)}
+        return self.base.counters()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,16 +220,12 @@ class Hl7NackRun(Detector):
             else f"{self.cfg.min_in_window} NACKs in {self.cfg.window_s} s",
         }
         ctx.emit(
-            Finding(
+            Finding.from_event(
+                ev,
                 key=f"{ev.src_ip}>{ev.dest_ip}:{ev.dest_port}",
                 ts_us=ts,
                 evidence=evidence,
-                src_ip=ev.src_ip,
-                dest_ip=ev.dest_ip,
-                src_port=ev.src_port,
-                dest_port=ev.dest_port,
                 proto="TCP",
-                flow_id=int(ev.flow_id),
                 app_proto="hl7",
             )
         )
