@@ -16,8 +16,8 @@ app = typer.Typer(
     name="tocsin",
     help=(
         "Tocsin: network threat detection and response for hospitals and regional health "
-        "agencies. Reads packet captures, runs Suricata rules, writes Suricata-compatible "
-        "EVE JSON."
+        "agencies. Reads packet captures, runs Suricata rules and behavioural, intel and "
+        "medical detectors, writes Suricata-compatible EVE JSON."
     ),
     no_args_is_help=True,
     add_completion=False,
