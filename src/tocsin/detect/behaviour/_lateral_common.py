@@ -5,6 +5,7 @@
 - `share_name(path)`: the last component of `\\\\server\\SHARE`;
 - `is_admin_share(name)`: `ADMIN$` or a drive share (`C$`, `D$`...);
 - `Networks`: a small set of CIDRs from a detector's config (`admin_hosts`...);
+- `RpcPair`: the calls one source made to one target (remote service, task, WMI, DCSync);
 - `event_us(ev)`: the event's packet time in microseconds;
 - `SmbTrees`: the share behind each SMB tree id and the account of each session.
 """
@@ -12,8 +13,9 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tocsin.detect.correlate.state import BoundedMap
@@ -30,6 +32,19 @@ class RpcCall:
     procedure: str  # "CreateServiceW"... ("opnum N" when the table has no name)
     failed: bool  # FAULT answer (access denied...) or no answer
     transport: str  # "smb pipe <name>" or "tcp/<port>"
+
+
+@dataclass(slots=True)
+class RpcPair:
+    """The DCERPC calls one source made to one target, until reported."""
+
+    first_ts: int
+    last_ts: int
+    flow_id: int
+    transport: str
+    ops: Counter[str] = field(default_factory=Counter)
+    failed: int = 0
+    reported: bool = False
 
 
 def event_us(ev: Any) -> int:

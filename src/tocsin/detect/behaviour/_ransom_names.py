@@ -108,7 +108,8 @@ def note_kind(basename: str) -> str | None:
 
 def ransom_extension(basename: str) -> str | None:
     """The known ransomware extension `basename` ends with, or None. Also catches Dharma /
-    Phobos style `name.id[XXXX].[mail@host].ext` whatever the last extension."""
+    Phobos style `report.docx.id[1E857D00-2275].[decrypt@mail.tld].eking`, whatever the
+    last extension (an id in brackets and the attacker's mail address in brackets)."""
     b = basename.lower()
     dot = b.rfind(".")
     if dot <= 0:

@@ -32,14 +32,21 @@ Every detector skips sources in its `admin_hosts` (jump servers, management serv
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 
-from tocsin.detect.behaviour._lateral_common import Networks, RpcCall, event_us, rpc_call
+from tocsin.detect.behaviour._lateral_common import (
+    Networks,
+    RpcCall,
+    RpcPair,
+    event_us,
+    rpc_call,
+)
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import FlowBatch
@@ -56,18 +63,7 @@ class RpcPairConfig:
     max_pairs: int = 20_000
 
 
-@dataclass(slots=True)
-class _Pair:
-    first_ts: int
-    last_ts: int
-    flow_id: int
-    transport: str
-    ops: Counter[str] = field(default_factory=Counter)
-    failed: int = 0
-    reported: bool = False
-
-
-class _RpcPairDetector(Detector):
+class _RpcPairDetector(Detector, ABC):
     """Collects DCERPC calls per (source, target) and reports quiet pairs through `judge`."""
 
     Config: ClassVar[type[Any] | None] = RpcPairConfig
@@ -78,7 +74,7 @@ class _RpcPairDetector(Detector):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config or self._default_config())
         self.admins = Networks(self.config.admin_hosts)
-        self.pairs: BoundedMap[tuple[str, str], _Pair] = BoundedMap(self.config.max_pairs)
+        self.pairs: BoundedMap[tuple[str, str], RpcPair] = BoundedMap(self.config.max_pairs)
 
     def _default_config(self) -> Any:
         assert self.Config is not None
@@ -93,7 +89,7 @@ class _RpcPairDetector(Detector):
             return
         ts = event_us(ev)
         p = self.pairs.get_or_create(
-            (ev.src_ip, ev.dest_ip), lambda: _Pair(ts, ts, int(ev.flow_id), call.transport)
+            (ev.src_ip, ev.dest_ip), lambda: RpcPair(ts, ts, int(ev.flow_id), call.transport)
         )
         if p.reported and ts - p.last_ts > _DAY_US:
             p.reported, p.ops, p.failed, p.first_ts = False, Counter(), 0, ts
@@ -104,9 +100,9 @@ class _RpcPairDetector(Detector):
     def observe(self, ev: Any, call: RpcCall, ctx: Context) -> None:
         """Every matching call, admin hosts included (for learning)."""
 
-    def judge(self, src: str, dst: str, p: _Pair) -> dict[str, Any] | None:
+    @abstractmethod
+    def judge(self, src: str, dst: str, p: RpcPair) -> dict[str, Any] | None:
         """Finding overrides (signature, severity, confidence...) for a quiet pair, or None."""
-        raise NotImplementedError
 
     def on_tick(self, ctx: Context) -> None:
         hold = self.config.hold_s * 1_000_000
@@ -144,7 +140,7 @@ class _RpcPairDetector(Detector):
         return {"evicted": self.pairs.evicted, "tracked": len(self.pairs)}
 
 
-def _weakened(p: _Pair, confidence: str) -> str:
+def _weakened(p: RpcPair, confidence: str) -> str:
     """Every call answered with a fault (access denied): one step less confident."""
     if p.failed < sum(p.ops.values()):
         return confidence
@@ -173,7 +169,7 @@ class RemoteTask(_RpcPairDetector):
         }
     )
 
-    def judge(self, src: str, dst: str, p: _Pair) -> dict[str, Any] | None:
+    def judge(self, src: str, dst: str, p: RpcPair) -> dict[str, Any] | None:
         hits = sorted(op for op in p.ops if op in self._TRIGGER)
         if not hits:
             return None
@@ -204,7 +200,7 @@ class RemoteWmiDcom(_RpcPairDetector):
         {"IWbemServices", "IWbemLevel1Login", "IRemoteSCMActivator", "IActivation", "IDispatch"}
     )
 
-    def judge(self, src: str, dst: str, p: _Pair) -> dict[str, Any] | None:
+    def judge(self, src: str, dst: str, p: RpcPair) -> dict[str, Any] | None:
         ops = p.ops
         names = set(ops)
         if any(n.startswith("IWbemServices.ExecMethod") for n in names):
@@ -282,7 +278,7 @@ class Dcsync(_RpcPairDetector):
             how = f"answers port {int(flows.dport[i])}"
             self.dcs.get_or_create(flows.dest_ip(i), partial(str, how))
 
-    def judge(self, src: str, dst: str, p: _Pair) -> dict[str, Any] | None:
+    def judge(self, src: str, dst: str, p: RpcPair) -> dict[str, Any] | None:
         if not any(op.endswith(".DRSGetNCChanges") for op in p.ops):
             return None
         if self.configured.contains(src) or src in self.dcs:

@@ -27,7 +27,6 @@ console reading service state (`OpenSCManager`, `EnumServicesStatus`, `QueryServ
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from tocsin.detect.behaviour._lateral_common import (
     EXECUTABLE_EXT,
     WRITE_DISPOSITIONS,
     Networks,
+    RpcPair,
     SmbTrees,
     event_us,
     is_admin_share,
@@ -203,16 +203,9 @@ class RemoteServiceConfig:
 
 
 @dataclass(slots=True)
-class _Svc:
-    first_ts: int
-    last_ts: int
-    flow_id: int
-    transport: str
-    ops: Counter[str] = field(default_factory=Counter)
-    failed: int = 0
+class _Svc(RpcPair):
     created: bool = False
     started: bool = False
-    reported: bool = False
 
 
 @dataclass(slots=True)
