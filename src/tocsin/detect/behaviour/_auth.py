@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.output.timefmt import parse_eve_timestamp
+from tocsin.detect.correlate.plugin import event_us as event_us
 
 # Kerberos error codes (RFC 4120 section 7.5.9) by number and by the names Suricata logs
 KRB_PRINCIPAL_UNKNOWN = 6  # KDC_ERR_C_PRINCIPAL_UNKNOWN
@@ -36,13 +36,6 @@ SMB_AUTH_FAILED = frozenset(
 )
 
 ANONYMOUS_FTP_USERS = frozenset({"anonymous", "ftp"})
-
-
-def event_us(ev: Any) -> int:
-    """The event's packet time in µs (0 when it has none)."""
-    ts = getattr(ev, "timestamp", None)
-    us = parse_eve_timestamp(ts) if isinstance(ts, str) else None
-    return us or 0
 
 
 def text_of(v: Any) -> str | None:

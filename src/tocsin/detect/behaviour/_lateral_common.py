@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin.detect.correlate.plugin import event_us as event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.dcerpc import DcerpcEvent
 from tocsin.model.smb import SmbEvent
-from tocsin.output.timefmt import parse_eve_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,6 @@ class RpcPair:
     ops: Counter[str] = field(default_factory=Counter)
     failed: int = 0
     reported: bool = False
-
-
-def event_us(ev: Any) -> int:
-    ts = getattr(ev, "timestamp", None)
-    us = parse_eve_timestamp(ts) if isinstance(ts, str) else None
-    return us or 0
 
 
 def rpc_call(ev: Any) -> RpcCall | None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.arp import ArpEvent
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 _SAMPLE = 20
 _UNKNOWN_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
@@ -69,7 +69,7 @@ class ArpScan(Detector):
 
     def on_event(self, ev: ArpEvent, ctx: Context) -> None:
         a = ev.arp
-        ts = parse_eve_timestamp(ev.timestamp) or ctx.now_us
+        ts = event_us(ev, ctx.now_us)
         if a.opcode == "reply":
             s = self.senders.get((a.dest_mac, a.dest_ip))
             if s is not None and a.src_ip in s.targets and len(s.answered) < _TARGET_CAP:

@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.arp import ArpEvent
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 SID_IMPERSONATION = 8_000_006
 _CLAIM_CAP = 64  # addresses remembered per MAC
@@ -81,7 +81,7 @@ class ArpSpoof(Detector):
         a = ev.arp
         if a.src_ip == "0.0.0.0" or a.opcode not in ("request", "reply"):
             return
-        ts = parse_eve_timestamp(ev.timestamp) or ctx.now_us
+        ts = event_us(ev, ctx.now_us)
         window = self.cfg.window_s * 1_000_000
         m = self.by_mac.get_or_create(a.src_mac, _Mac)
         if a.opcode == "request" and a.dest_ip != a.src_ip:

@@ -31,10 +31,10 @@ from tocsin.detect.behaviour._names import (
     max_consonant_run,
     registered_domain,
 )
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.dns import DnsEvent
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 S = 1_000_000
 _SAMPLE = 8
@@ -140,7 +140,7 @@ class Dga(Detector):
         if ev.src_port == 5353 or ev.dest_port == 5353:
             return
         cfg = self.cfg
-        ts = parse_eve_timestamp(ev.timestamp) or ctx.now_us
+        ts = event_us(ev, ctx.now_us)
         c = self.clients.get_or_create(ev.dest_ip, partial(_Client, ts, ts))
         if ts - c.first_ts > cfg.window_s * S:
             c.first_ts, c.responses, c.nxdomain, c.alerted = ts, 0, 0, False

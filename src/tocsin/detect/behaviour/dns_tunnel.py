@@ -45,11 +45,11 @@ from tocsin.detect.behaviour._names import (
     labels,
     registered_domain,
 )
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.dns import DnsEvent
 from tocsin.model.tls import TlsEvent
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 S = 1_000_000
 _SAMPLE = 5
@@ -149,7 +149,7 @@ class DnsTunnel(Detector):
             return
         if ev.dest_port == 5353 or ev.src_port == 5353:
             return
-        ts = parse_eve_timestamp(ev.timestamp) or ctx.now_us
+        ts = event_us(ev, ctx.now_us)
         for q in ev.dns.queries:
             if q.rrname and not is_reverse_or_listing(q.rrname):
                 self._query(ev, q.rrname, q.rrtype, ts, ctx)
@@ -317,7 +317,7 @@ class DnsTunnel(Detector):
             Finding.from_event(
                 ev,
                 key=f"doh:{ev.src_ip}>{ev.dest_ip}",
-                ts_us=parse_eve_timestamp(ev.timestamp) or ctx.now_us,
+                ts_us=event_us(ev, ctx.now_us),
                 app_proto="tls",
                 signature_id=8_000_113,
                 signature="TOCSIN BEHAVIOUR encrypted DNS to a public resolver, around the "

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import unquote
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.http import HttpEvent
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 SID_ATTEMPT = 8_000_500
 SID_ATTACKER = 8_000_501
@@ -167,7 +167,7 @@ class HttpSqli(Detector):
         if not url or not is_sqli_uri(url):
             return
         self.matched += 1
-        ts = parse_eve_timestamp(ev.timestamp) or ctx.now_us
+        ts = event_us(ev, ctx.now_us)
         uri = unescape_uri(url)[:_SAMPLE_LEN]
         client, server = ev.src_ip, ev.dest_ip
         window = self.cfg.window_s * 1_000_000

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from tocsin.detect.correlate.netclass import HomeNet
 from tocsin.model.app import AppEvent
 from tocsin.model.flows import FlowBatch
+from tocsin.output.timefmt import parse_eve_timestamp
 
 TOCSIN_DETECTOR_GID = 8  # gid of every correlator alert (1: signatures, 9: sensor health)
 
@@ -98,6 +99,14 @@ class Finding:
         }
         fields.update(overrides)
         return cls(key=key, ts_us=ts_us, evidence=evidence, **fields)
+
+
+def event_us(ev: Any, default: int = 0) -> int:
+    """An event's packet time in µs (its EVE `timestamp`), or `default` when it has none.
+    Parsing is cached: every detector an event reaches may ask."""
+    ts = getattr(ev, "timestamp", None)
+    us = parse_eve_timestamp(ts) if isinstance(ts, str) else None
+    return us if us is not None else default
 
 
 @dataclass(slots=True)

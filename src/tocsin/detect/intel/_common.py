@@ -24,7 +24,7 @@ from tocsin.detect.correlate.plugin import Context, Detector, Finding
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.detect.intel._model import Indicator, confidence_label, severity_of
 from tocsin.detect.intel._set import IntelSet
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 _KIND_TEXT = {
     "ip": "IP",
@@ -205,10 +205,3 @@ def event_seen(
         flow_id=int(ev.flow_id) if ev.flow_id is not None else None,
         app_proto=ev.app_proto or event_type,
     )
-
-
-def event_ts(ev: Any, ctx: Context) -> int:
-    """An event's packet time in µs (the correlator's clock when it has none)."""
-    ts = getattr(ev, "timestamp", None)
-    us = parse_eve_timestamp(ts) if isinstance(ts, str) else None
-    return us if us is not None else ctx.now_us

@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.detect.correlate.correlator import event_type
-from tocsin.detect.correlate.plugin import Context, DetectorInfo
-from tocsin.detect.intel._common import IntelDetector, Seen, event_seen, event_ts
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.intel._common import IntelDetector, Seen, event_seen
 
 
 class IntelDomain(IntelDetector):
@@ -72,7 +72,7 @@ class IntelDomain(IntelDetector):
         response = d.type != "request"
         host = str(ev.dest_ip if response else ev.src_ip)
         peer = str(ev.src_ip if response else ev.dest_ip)
-        ts = event_ts(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         done: set[str] = set()
         for field, name in names:
             low = name.rstrip(".").lower()
@@ -102,7 +102,7 @@ class IntelDomain(IntelDetector):
         hits = self.intel.domain(low)
         if not hits:
             return
-        ts = event_ts(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         inds = self.live([i for _, i in hits], ts)
         if inds:
             self.report(ctx, inds, event_seen(ev, ctx, ts, etype, field, low))

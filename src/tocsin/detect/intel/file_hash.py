@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, DetectorInfo
-from tocsin.detect.intel._common import IntelDetector, Seen, event_ts
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.intel._common import IntelDetector, Seen
 
 _KINDS = ("sha256", "sha1", "md5")  # the strongest first: reported when several match
 
@@ -58,7 +58,7 @@ class IntelFileHash(IntelDetector):
             hits = self.intel.exact(kind, value.lower())
             if not hits:
                 continue
-            ts = event_ts(ev, ctx)
+            ts = event_us(ev, ctx.now_us)
             live = self.live(hits, ts)
             if live:
                 self._report(ev, ctx, ts, kind, value.lower(), live)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, DetectorInfo
-from tocsin.detect.intel._common import IntelDetector, event_seen, event_ts
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.intel._common import IntelDetector, event_seen
 
 
 class IntelUserAgent(IntelDetector):
@@ -46,7 +46,7 @@ class IntelUserAgent(IntelDetector):
         inds = self.intel.exact("user_agent", value)
         if not inds:
             return
-        ts = event_ts(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         live = self.live(inds, ts)
         if live:
             seen = event_seen(ev, ctx, ts, "http", "http.http_user_agent", value)

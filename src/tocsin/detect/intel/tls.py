@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, DetectorInfo
-from tocsin.detect.intel._common import IntelDetector, event_seen, event_ts
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.intel._common import IntelDetector, event_seen
 
 
 class IntelTls(IntelDetector):
@@ -62,7 +62,7 @@ class IntelTls(IntelDetector):
             inds = self.intel.exact(kind, value)
             if not inds:
                 continue
-            ts = event_ts(ev, ctx) if ts is None else ts
+            ts = event_us(ev, ctx.now_us) if ts is None else ts
             live = self.live(inds, ts)
             if live:
                 self.report(ctx, live, event_seen(ev, ctx, ts, "tls", field, value))

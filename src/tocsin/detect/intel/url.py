@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, DetectorInfo
-from tocsin.detect.intel._common import IntelDetector, event_seen, event_ts
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.intel._common import IntelDetector, event_seen
 
 
 class IntelUrl(IntelDetector):
@@ -54,7 +54,7 @@ class IntelUrl(IntelDetector):
         hits = self.intel.url(host, path)
         if not hits:
             return
-        ts = event_ts(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         live = self.live([i for _, i in hits], ts)
         if live:
             seen = event_seen(ev, ctx, ts, "http", "http.hostname+http.url", host + path)

@@ -1,6 +1,6 @@
 """Shared pieces of the medical detectors: event time, the learning period, peer baselines.
 
-- `event_us(ev, ctx)`: an app-layer event's packet time in µs.
+- `event_us(ev, ctx.now_us)`: an app-layer event's packet time in µs.
 - `LearningClock`: the learning period starts at the first event a detector sees and lasts
   `learn_s` seconds of packet time; during it every peer is recorded as normal, after it new
   ones are reported. A short capture therefore lies entirely inside the learning period
@@ -12,19 +12,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from tocsin.detect.correlate.plugin import Context
 from tocsin.detect.correlate.state import BoundedMap
-from tocsin.output.timefmt import eve_timestamp, parse_eve_timestamp
+from tocsin.output.timefmt import eve_timestamp
 
 DAY_S = 86_400
-
-
-def event_us(ev: Any, ctx: Context) -> int:
-    ts = getattr(ev, "timestamp", None)
-    parsed = parse_eve_timestamp(ts) if isinstance(ts, str) else None
-    return parsed if parsed is not None else ctx.now_us
 
 
 class LearningClock:

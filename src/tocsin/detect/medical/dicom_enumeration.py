@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
-from tocsin.detect.medical._learn import event_us
 from tocsin.model.dicom import DicomCommand, DicomEvent
 from tocsin.output.timefmt import eve_timestamp
 
@@ -128,7 +127,7 @@ class DicomEnumeration(Detector):
         cmd = ev.dicom.command
         if ev.dicom.type != "command" or cmd is None or not is_qr_find(cmd):
             return
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         ae = ev.dicom.calling_ae or "-"
         constraint = "unknown" if cmd.query_truncated else patient_constraint(cmd)
         base: dict[str, Any] = {

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
-from tocsin.detect.medical._learn import DAY_S, LearningClock, event_us
+from tocsin.detect.medical._learn import DAY_S, LearningClock
 from tocsin.model.dicom import DicomCommand, DicomEvent
 from tocsin.output.timefmt import eve_timestamp
 
@@ -92,7 +92,7 @@ class DicomBulkRetrieve(Detector):
 
     def on_event(self, ev: DicomEvent, ctx: Context) -> None:
         d = ev.dicom
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         learning = self.clock.learning(ts)
         if d.type == "association" and d.called_ae:
             self.ae_hosts.pop(d.called_ae)

@@ -23,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
-from tocsin.detect.medical._learn import event_us
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.model.dicom import DicomCommand, DicomEvent
 
 SID_ASSOCIATION = 8_000_400
@@ -83,7 +82,7 @@ class DicomExternal(Detector):
             "calling_ae": d.calling_ae,
             "called_ae": d.called_ae,
         }
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         if d.type == "association" and d.association is not None and self.cfg.report_associations:
             a = d.association
             names = []

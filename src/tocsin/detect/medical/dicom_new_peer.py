@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
-from tocsin.detect.medical._learn import DAY_S, LearningClock, PeerBaseline, event_us
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
+from tocsin.detect.medical._learn import DAY_S, LearningClock, PeerBaseline
 from tocsin.model.dicom import DicomEvent
 
 SID_NEW_PEER = 8_000_430
@@ -67,7 +67,7 @@ class DicomNewPeer(Detector):
         a = d.association
         if d.type != "association" or a is None:
             return
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         learning = self.clock.learning(ts)
         server = ev.dest_ip
         peer = {"calling_ae": d.calling_ae or "-", "host": ev.src_ip}

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
 from tocsin.detect.correlate.state import BoundedMap
-from tocsin.detect.medical._learn import DAY_S, LearningClock, PeerBaseline, event_us
+from tocsin.detect.medical._learn import DAY_S, LearningClock, PeerBaseline
 from tocsin.model.hl7 import HL7Event
 from tocsin.output.timefmt import eve_timestamp
 
@@ -83,7 +83,7 @@ class Hl7NewSender(Detector):
         h = ev.hl7
         if h.unsolicited_ack:
             return
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         engine = ev.dest_ip
         sender = f"{h.sending_application or '-'}|{h.sending_facility or '-'}"
         peer = {"sender": sender, "host": ev.src_ip}
@@ -176,7 +176,7 @@ class Hl7NackRun(Detector):
         if h.unsolicited_ack or not h.acked or h.ack_code is None:
             return
         code = h.ack_code.upper()
-        ts = event_us(ev, ctx)
+        ts = event_us(ev, ctx.now_us)
         key = (ev.src_ip, ev.dest_ip, ev.dest_port or 0)
         f = self.feeds.get_or_create(key, partial(_Feed, ts, ts))
         if ts - f.first_ts > self.cfg.window_s * 1_000_000:  # a new window; a run goes on
