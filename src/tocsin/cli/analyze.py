@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from dataclasses import replace
@@ -97,7 +98,15 @@ def _load_correlator(
             home = read_vars_file(rule_vars).address_groups.get("HOME_NET")
             if home:
                 nets = [x.strip() for x in home.strip("[]").split(",")]
-                cfg = replace(cfg, home_net=tuple(x for x in nets if x and x[0] not in "!$"))
+                nets = [x for x in nets if x and x[0] not in "!$"]
+                for net in nets:
+                    try:
+                        ipaddress.ip_network(net, strict=False)
+                    except ValueError:
+                        raise ConfigError(
+                            f"{rule_vars}: HOME_NET: {net!r} is not a network"
+                        ) from None
+                cfg = replace(cfg, home_net=tuple(nets))
         paths, allow, warn = intel
         cfg = replace(
             cfg,

@@ -133,6 +133,7 @@ class _Case:
         ),
         _Case("detectors:\n  behaviour.port_scan: {min_ports: many}\n", "expected int"),
         _Case("colour: blue\n", "unknown key 'colour'"),
+        _Case("home_net: [10.0.0.0/33]\n", "home_net: '10.0.0.0/33' is not a network"),
         _Case("disable: [nothing.here]\n", "no detector matches 'nothing.here'"),
         _Case("detectors: [1, 2\n", "not valid YAML"),
     ],

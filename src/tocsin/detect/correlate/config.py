@@ -15,6 +15,7 @@ of the wrong type, is a `ConfigError` naming the file and the key.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def load_config(path: str | Path) -> CorrelateConfig:
     home = doc.get("home_net", list(DEFAULT_HOME))
     if isinstance(home, str):
         home = [x for x in home.strip("[]").split(",")]
+    if not isinstance(home, list):
+        raise ConfigError(f"{p}: home_net: expected a list of networks")
+    for net in home:
+        try:
+            ipaddress.ip_network(str(net).strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{p}: home_net: {net!r} is not a network (e.g. 10.0.0.0/8)"
+            ) from None
     realert = doc.get("realert_s", 3600)
     if not isinstance(realert, int) or realert < 0:
         raise ConfigError(f"{p}: realert_s: expected a non-negative integer")
