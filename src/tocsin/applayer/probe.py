@@ -25,8 +25,8 @@ What each probe accepts (first bytes of the first payload in either direction):
 - dns: a DNS header and a well-formed first question (UDP; TCP after the 2-byte length);
   not on the mDNS and LLMNR ports (5353, 5355);
 - dhcp: BOOTP with the DHCP magic cookie (UDP);
-- ftp: "USER " (any case) to server (not on POP3's port 110), or "AUTH "/"FEAT" on port 21;
-  a "220 "/"220-" greeting to client on port 21, or elsewhere when its first line names
+- ftp: "USER " (any case) to server (on port 110 the POP3 probe, tried first, claims it),
+  or "AUTH "/"FEAT" on port 21; a "220 "/"220-" greeting to client on port 21, or elsewhere when its first line names
   "FTP" (an SMTP greeting also starts with 220);
 - pop3: a "+OK" greeting to client on port 110, or elsewhere when its first line names "POP";
   a POP3 command (USER, PASS, APOP, AUTH, CAPA, STLS, STAT, LIST, RETR, TOP, UIDL...) then a
@@ -393,9 +393,8 @@ def _prefix_ci(d: np.ndarray, o: int, n: int, pat: np.ndarray, plen: int) -> int
 @inline_kernel
 def probe_ftp(d: np.ndarray, o: int, n: int, direction: int, sport: int, dport: int) -> int:
     port21 = dport == 21 or sport == 21
-    pop3 = dport == 110 or sport == 110  # POP3 logs in with "USER " too
     if direction == 0:
-        r = 0 if pop3 else _prefix_ci(d, o, n, FTP_USER, 5)
+        r = _prefix_ci(d, o, n, FTP_USER, 5)
         if r == 1:
             return ALPROTO_FTP
         more = r == 2
@@ -594,10 +593,10 @@ def probe(d: np.ndarray, o: int, n: int, proto: int, direction: int, sport: int,
             r = probe_rdp(d, o, n, direction, dport)
         elif step == 5:
             r = probe_dcerpc(d, o, n)
-        elif step == 6:
-            r = probe_ftp(d, o, n, direction, sport, dport)
-        elif step == 7:
+        elif step == 6:  # before ftp: POP3 also logs in with "USER " (on its port 110)
             r = probe_pop3(d, o, n, direction, sport, dport)
+        elif step == 7:
+            r = probe_ftp(d, o, n, direction, sport, dport)
         elif step == 8:
             r = probe_imap(d, o, n, direction, sport, dport)
         else:
