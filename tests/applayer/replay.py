@@ -13,14 +13,14 @@ Only for parser unit tests on small fixtures; the real reassembly is `tocsin.flo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from tocsin.applayer.base import AppLimits, AppParser
+from tocsin.applayer.base import AppLimits, AppParser, ParseError
 from tocsin.capture.source import open_capture
 from tocsin.decode.decoder import Decoder
 from tocsin.decode.layout import FLAG_FLOW, TH_SYN
@@ -207,10 +207,6 @@ class Feeder:
     def bodies(self) -> list[Any]:
         return [e[1] for e in self.events]
 
-    def infos(self) -> list[Any]:
-        """The events' bodies (a protocol's `...Info` records), in order."""
-        return self.bodies()
-
     def types(self) -> list[str]:
         return [e[1].event_type for e in self.events]
 
@@ -223,3 +219,19 @@ def session(
     for d, data in lines:
         f.feed(d, data)
     return f
+
+
+def fed_whole(f: Feeder, segments: Iterable[tuple[Any, ...]], close_ts: int = 0) -> bool:
+    """Feed `segments` — (direction, bytes) or (direction, ts, bytes) — then close the
+    parser. False when the parser raised its own `ParseError` (the one failure a fuzz test
+    allows); any other exception propagates."""
+    try:
+        for seg in segments:
+            if len(seg) == 3:
+                f.feed(seg[0], seg[2], seg[1])
+            else:
+                f.feed(seg[0], seg[1])
+        f.parser.close(close_ts)
+    except ParseError:
+        return False
+    return True

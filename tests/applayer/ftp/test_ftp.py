@@ -24,7 +24,7 @@ from tocsin.applayer.protos import ALPROTO_FTP, PROBE_MORE, PROBE_NO
 from tocsin.model.ftp import PASSWORD_REDACTED, FtpEvent, FtpInfo
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder, chunks, replay, session
+from ..replay import Feeder, chunks, fed_whole, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "ftp"
 SECRETS = (b"hunter2-secret", b"S3cr3t!pass")
@@ -39,7 +39,7 @@ def test_login_transactions_and_password_redacted() -> None:
         (TO_SERVER, b"PASS hunter2-secret\r\n"),
         (TO_CLIENT, b"530 Login incorrect.\r\n"),
     )
-    greet, user, pw = f.infos()
+    greet, user, pw = f.bodies()
     assert greet.command is None and greet.completion_code == ["220"]
     assert greet.reply == ["FTP server ready"]
     assert (user.command, user.command_data, user.completion_code) == ("USER", "alice", ["331"])
@@ -57,7 +57,7 @@ def test_multiline_reply_is_one_reply() -> None:
     )
     assert f.events == []  # the reply is not over yet
     f.feed(TO_CLIENT, b"230 Logged in\r\n")
-    (info,) = f.infos()
+    (info,) = f.bodies()
     assert info.completion_code == ["230", "230", "230"]
     assert info.reply == ["Welcome", "  to the server", "more", "Logged in"]
 
@@ -66,7 +66,7 @@ def test_preliminary_reply_keeps_the_transaction_open() -> None:
     f = session(FtpParser, (TO_SERVER, b"RETR a.txt\r\n"), (TO_CLIENT, b"150 Opening\r\n"))
     assert f.events == []
     f.feed(TO_CLIENT, b"226 Transfer complete.\r\n")
-    (info,) = f.infos()
+    (info,) = f.bodies()
     assert info.completion_code == ["150", "226"] and info.command_data == "a.txt"
 
 
@@ -77,7 +77,7 @@ def test_pipelined_commands_pair_in_order_and_unanswered_at_close() -> None:
         (TO_CLIENT, b"200 ok\r\n215 UNIX\r\n"),
     )
     f.parser.close(9)
-    a, b, c = f.infos()
+    a, b, c = f.bodies()
     assert (a.command, a.completion_code, b.command, b.completion_code) == (
         "TYPE",
         ["200"],
@@ -99,7 +99,7 @@ def test_data_ports_and_mode() -> None:
         (TO_SERVER, b"EPRT |2|::1|49189|\r\n"),
         (TO_CLIENT, b"200 EPRT command successful.\r\n"),
     )
-    port, pasv, epsv, eprt = f.infos()
+    port, pasv, epsv, eprt = f.bodies()
     assert (port.dynamic_port, port.mode) == (1025, "active")
     assert (pasv.dynamic_port, pasv.mode) == (56666, None)
     assert (epsv.dynamic_port, eprt.dynamic_port, eprt.mode) == (58612, 49189, "active")
@@ -113,14 +113,14 @@ def test_lowercase_verbs_telnet_prefix_and_lf_only() -> None:
         (TO_SERVER, b"\xff\xf4\xff\xf2abor\nuser bob\n"),
         (TO_CLIENT, b"226 ok\n331 pw\n"),
     )
-    assert [(i.command, i.command_data) for i in f.infos()] == [("ABOR", None), ("USER", "bob")]
+    assert [(i.command, i.command_data) for i in f.bodies()] == [("ABOR", None), ("USER", "bob")]
 
 
 def test_long_lines_are_cut_and_marked() -> None:
     f = session(FtpParser, (TO_SERVER, b"STOR " + b"a" * 10_000 + b"\r\n"))
     f.feed(TO_SERVER, b"NOOP\r\n")
     f.feed(TO_CLIENT, b"550 " + b"b" * 9000 + b"\r\n200 ok\r\n")
-    stor, noop = f.infos()
+    stor, noop = f.bodies()
     assert stor.command_truncated is True and len(stor.command_data or "") < 4096
     assert stor.reply_truncated is True
     assert noop.command_truncated is None and noop.reply_truncated is False
@@ -130,7 +130,7 @@ def test_long_lines_are_cut_and_marked() -> None:
 def test_auth_tls_ends_parsing() -> None:
     f = session(FtpParser, (TO_SERVER, b"AUTH TLS\r\n"), (TO_CLIENT, b"234 Proceed\r\n"))
     assert f.parser.done == [True, True]
-    assert f.infos()[0].command == "AUTH"
+    assert f.bodies()[0].command == "AUTH"
 
 
 def test_gap_resynchronises_on_the_next_line() -> None:
@@ -138,7 +138,7 @@ def test_gap_resynchronises_on_the_next_line() -> None:
     f.parser.gap(TO_SERVER, 0)
     f.feed(TO_SERVER, b"ice\r\nUSER bob\r\n")
     f.feed(TO_CLIENT, b"331 ok\r\n")
-    assert [i.command_data for i in f.infos()] == ["bob"]
+    assert [i.command_data for i in f.bodies()] == ["bob"]
 
 
 def test_binary_verb_is_a_parse_error() -> None:
@@ -149,7 +149,7 @@ def test_binary_verb_is_a_parse_error() -> None:
 def test_pending_commands_are_bounded() -> None:
     f = Feeder(FtpParser, AppLimits(max_pending=4))
     f.feed(TO_SERVER, b"NOOP\r\n" * 10)
-    assert len(f.events) == 6 and all(i.reply_received == "no" for i in f.infos())
+    assert len(f.events) == 6 and all(i.reply_received == "no" for i in f.bodies())
 
 
 @pytest.mark.parametrize(
@@ -272,12 +272,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     argument of whatever still parses as a PASS command is never kept."""
     segs = data.draw(_mutated())
     f = Feeder(FtpParser, AppLimits(max_pending=4, max_items=8))
-    try:
-        for d, ts, chunk in segs:
-            f.feed(d, chunk, ts)
-        f.parser.close(99)
-    except ParseError:
-        pass
+    fed_whole(f, segs, 99)
     for _, body, *_ in f.events:
         assert isinstance(body, FtpInfo)
         if body.command == "PASS":
@@ -288,10 +283,6 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
     f = Feeder(FtpParser)
-    try:
-        for d, chunk in parts:
-            f.feed(d, chunk)
-        f.parser.close(0)
-    except ParseError:
+    if not fed_whole(f, parts):
         return
     assert all(isinstance(e[1], FtpInfo) for e in f.events)

@@ -20,7 +20,7 @@ from tocsin.applayer.protos import ALPROTO_IMAP, PROBE_MORE, PROBE_NO
 from tocsin.model.imap import ImapEvent, ImapInfo
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder, replay, session
+from ..replay import Feeder, fed_whole, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "imap"
 PLAIN = base64.b64encode(b"\x00alice\x00s3cr3t-pw").decode()
@@ -33,7 +33,7 @@ def test_login_user_kept_password_never() -> None:
         (TO_SERVER, b'a1 CAPABILITY\r\na2 login "bob \\"b\\"" s3cr3t-pw\r\n'),
         (TO_CLIENT, b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\na2 NO [AUTHENTICATIONFAILED] no\r\n"),
     )
-    cap, login = f.infos()
+    cap, login = f.bodies()
     assert (cap.command, cap.status, cap.user) == ("CAPABILITY", "OK", None)
     assert (login.command, login.user, login.status) == ("LOGIN", 'bob "b"', "NO")
     assert "s3cr3t" not in repr(f.events)
@@ -55,7 +55,7 @@ def test_authenticate_plain_gives_identity_only() -> None:
         (TO_SERVER, b"YIIBx...\r\n*\r\n"),
         (TO_CLIENT, b"z BAD cancelled\r\n"),
     )
-    x, y, z = f.infos()
+    x, y, z = f.bodies()
     assert (x.mechanism, x.user, x.status) == ("PLAIN", "alice", "OK")
     assert (y.mechanism, y.user, y.status) == ("PLAIN", "alice", "OK")
     assert (z.mechanism, z.user, z.status) == ("GSSAPI", None, "BAD")
@@ -71,7 +71,7 @@ def test_login_literals_are_skipped_unread() -> None:
         (TO_SERVER, b"alice {9+}\r\ns3cr3t-pw\r\nb NOOP\r\n"),
         (TO_CLIENT, b"a OK hi\r\nb OK\r\n"),
     )
-    login, noop = f.infos()
+    login, noop = f.bodies()
     assert (login.command, login.user, login.status) == ("LOGIN", None, "OK")
     assert noop.command == "NOOP"
     assert "s3cr3t" not in repr(f.events) and "alice" not in repr(f.events)
@@ -87,7 +87,7 @@ def test_server_literals_skip_message_bodies() -> None:
         (TO_CLIENT, b")\r\nf OK done\r\nn OK real\r\n"),
     )
     # the fake answer inside the literal was not read: NOOP is answered after FETCH
-    assert [(i.command, i.status) for i in f.infos()] == [("FETCH", "OK"), ("NOOP", "OK")]
+    assert [(i.command, i.status) for i in f.bodies()] == [("FETCH", "OK"), ("NOOP", "OK")]
 
 
 def test_big_literal_is_handed_to_the_dispatcher_as_skip() -> None:
@@ -96,7 +96,7 @@ def test_big_literal_is_handed_to_the_dispatcher_as_skip() -> None:
     assert len(f.parser._lines[TO_SERVER].buf) == 0  # nothing of the message held
     f.feed(TO_SERVER, b"y" * (100000 - 9) + b"\r\nb NOOP\r\n")
     f.feed(TO_CLIENT, b"a OK\r\nb OK\r\n")
-    assert [i.command for i in f.infos()] == ["APPEND", "NOOP"]
+    assert [i.command for i in f.bodies()] == ["APPEND", "NOOP"]
 
 
 def test_starttls_ends_parsing_and_uid_commands() -> None:
@@ -105,7 +105,7 @@ def test_starttls_ends_parsing_and_uid_commands() -> None:
         (TO_SERVER, b"u UID FETCH 1:* FLAGS\r\ns STARTTLS\r\n"),
         (TO_CLIENT, b"u OK\r\ns OK Begin TLS\r\n"),
     )
-    assert [i.command for i in f.infos()] == ["UID FETCH", "STARTTLS"]
+    assert [i.command for i in f.bodies()] == ["UID FETCH", "STARTTLS"]
     assert f.parser.done == [True, True]
 
 
@@ -114,7 +114,7 @@ def test_unanswered_at_close_and_bad_tag() -> None:
     f.feed(TO_SERVER, b"a NOOP\r\nb NOOP\r\nc NOOP\r\nDONE\r\n")
     assert len(f.events) == 1
     f.parser.close(0)
-    assert len(f.events) == 3 and all(i.status is None for i in f.infos())
+    assert len(f.events) == 3 and all(i.status is None for i in f.bodies())
     with pytest.raises(ParseError):
         session(ImapParser, (TO_SERVER, b"\x01\x02 LOGIN x y\r\n"))
 
@@ -196,12 +196,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     """Mutated sessions give `imap` events or `ParseError`, nothing else."""
     segs = data.draw(_mutated())
     f = Feeder(ImapParser, AppLimits(max_pending=4))
-    try:
-        for d, ts, chunk in segs:
-            f.feed(d, chunk, ts)
-        f.parser.close(99)
-    except ParseError:
-        pass
+    fed_whole(f, segs, 99)
     for _, body, *_ in f.events:
         assert isinstance(body, ImapInfo)
         assert body.user is None or '"s3cr3t' not in body.user
@@ -211,10 +206,6 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
     f = Feeder(ImapParser)
-    try:
-        for d, chunk in parts:
-            f.feed(d, chunk)
-        f.parser.close(0)
-    except ParseError:
+    if not fed_whole(f, parts):
         return
     assert all(isinstance(e[1], ImapInfo) for e in f.events)

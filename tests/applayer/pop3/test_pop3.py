@@ -22,7 +22,7 @@ from tocsin.applayer.protos import ALPROTO_FTP, ALPROTO_POP3, PROBE_MORE, PROBE_
 from tocsin.model.pop3 import PASSWORD_REDACTED, SASL_DATA, Pop3Event, Pop3Info
 
 from ..fuzzing import mutate_segments
-from ..replay import Feeder, chunks, replay, session
+from ..replay import Feeder, chunks, fed_whole, replay, session
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "applayer" / "pop3"
 SECRETS = (b"hunter2-secret", b"YWxpY2UAYWxpY2UAczNjcjN0", b"c0ffeedigest")
@@ -37,7 +37,7 @@ def test_greeting_login_and_password_redacted() -> None:
         (TO_SERVER, b"PASS hunter2-secret\r\n"),
         (TO_CLIENT, b"-ERR bad login\r\n"),
     )
-    greet, user, pw = f.infos()
+    greet, user, pw = f.bodies()
     assert greet.request is None and greet.response is not None
     assert (greet.response.status, greet.response.header) == ("OK", "POP3 ready <1.2@host>")
     assert user.request is not None and user.request.args == ["alice"]
@@ -55,7 +55,7 @@ def test_apop_and_auth_initial_response_redacted() -> None:
         (TO_SERVER, b"APOP mrose c0ffeedigest\r\nAUTH PLAIN YWxpY2UAYWxpY2UAczNjcjN0\r\n"),
         (TO_CLIENT, b"-ERR no\r\n+OK welcome\r\n"),
     )
-    apop, auth = f.infos()
+    apop, auth = f.bodies()
     assert apop.request is not None and apop.request.args == ["mrose", PASSWORD_REDACTED]
     assert auth.request is not None and auth.request.args == ["PLAIN", PASSWORD_REDACTED]
 
@@ -72,9 +72,9 @@ def test_sasl_exchange_lines_are_never_commands() -> None:
         (TO_SERVER, b"STAT\r\n"),
         (TO_CLIENT, b"+OK 1 20\r\n"),
     )
-    cmds = [(i.request.command if i.request else None) for i in f.infos()]
+    cmds = [(i.request.command if i.request else None) for i in f.bodies()]
     assert cmds == ["AUTH", SASL_DATA, SASL_DATA, "STAT"]
-    assert all(i.request is None or i.request.args in ([], ["LOGIN"]) for i in f.infos())
+    assert all(i.request is None or i.request.args in ([], ["LOGIN"]) for i in f.bodies())
     assert "czNjcjN0" not in repr(f.events)
 
 
@@ -86,7 +86,7 @@ def test_multiline_answers_data_kept_except_mail_content() -> None:
         (TO_CLIENT, b"+OK 1 120\r\n+OK\r\nSubject: secret\r\n\r\n.\r\n"),
         (TO_CLIENT, b"+OK 120 octets\r\nFrom: a\r\n..dotted\r\n.\r\n"),
     )
-    capa, lst, lst1, top, retr = f.infos()
+    capa, lst, lst1, top, retr = f.bodies()
     assert capa.response is not None and capa.response.data == ["USER", "STLS"]
     assert lst.response is not None and lst.response.data == ["1 120", "2 200"]
     assert lst1.response is not None and lst1.response.header == "1 120"
@@ -107,7 +107,7 @@ def test_unanswered_at_close_and_pending_bounded() -> None:
     f.feed(TO_SERVER, b"NOOP\r\n" * 10)
     assert len(f.events) == 6
     f.parser.close(9)
-    assert len(f.events) == 10 and all(i.response is None for i in f.infos())
+    assert len(f.events) == 10 and all(i.response is None for i in f.bodies())
 
 
 def test_bad_input_is_a_parse_error() -> None:
@@ -234,12 +234,7 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
     PASS/APOP/AUTH never keeps its secret."""
     segs = data.draw(_mutated())
     f = Feeder(Pop3Parser, AppLimits(max_pending=4, max_items=8))
-    try:
-        for d, ts, chunk in segs:
-            f.feed(d, chunk, ts)
-        f.parser.close(99)
-    except ParseError:
-        pass
+    fed_whole(f, segs, 99)
     for _, body, *_ in f.events:
         assert isinstance(body, Pop3Info)
         req = body.request
@@ -255,10 +250,6 @@ def test_fuzz_mutated_sessions(data: st.DataObject) -> None:
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=200)), max_size=12))
 def test_fuzz_random_bytes(parts: list[tuple[int, bytes]]) -> None:
     f = Feeder(Pop3Parser)
-    try:
-        for d, chunk in parts:
-            f.feed(d, chunk)
-        f.parser.close(0)
-    except ParseError:
+    if not fed_whole(f, parts):
         return
     assert all(isinstance(e[1], Pop3Info) for e in f.events)
