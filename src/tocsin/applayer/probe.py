@@ -26,8 +26,8 @@ What each probe accepts (first bytes of the first payload in either direction):
   not on the mDNS and LLMNR ports (5353, 5355);
 - dhcp: BOOTP with the DHCP magic cookie (UDP);
 - ftp: "USER " (any case) to server (on port 110 the POP3 probe, tried first, claims it),
-  or "AUTH "/"FEAT" on port 21; a "220 "/"220-" greeting to client on port 21, or elsewhere when its first line names
-  "FTP" (an SMTP greeting also starts with 220);
+  or "AUTH "/"FEAT" on port 21; a "220 "/"220-" greeting to client on port 21, or elsewhere
+  when its first line names "FTP" (an SMTP greeting also starts with 220);
 - pop3: a "+OK" greeting to client on port 110, or elsewhere when its first line names "POP";
   a POP3 command (USER, PASS, APOP, AUTH, CAPA, STLS, STAT, LIST, RETR, TOP, UIDL...) then a
   space or line end, to server on port 110 only;
