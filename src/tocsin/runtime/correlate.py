@@ -62,12 +62,7 @@ class CorrelatedWriter:
         out: list[Any] = []
         for it in items:
             out.append(it)
-            if isinstance(it, np.ndarray):
-                alerts = self._flow_alerts(it)
-            else:
-                alerts = []
-                for ev in it:
-                    alerts += corr.event(ev)
+            alerts = self._flow_alerts(it) if isinstance(it, np.ndarray) else corr.events(it)
             if alerts:
                 out.append(alerts)
         held = corr.flush()  # flows held by the correlator: their alerts close the chunk

@@ -172,3 +172,81 @@ def test_app_events_reach_the_detectors_subscribed_to_their_type() -> None:
     (alert,) = corr.event(dns)
     assert alert.src_ip == "10.0.0.1"
     assert alert.timestamp == "2024-01-01T00:00:01.000000+0000"  # packet time, not wall clock
+
+
+def _dns_events(types: list[str]) -> list[Any]:
+    from tocsin.model.dns import DnsEvent, DnsInfo
+
+    out = []
+    for i, t in enumerate(types):
+        info = DnsInfo(version=3, type=t, tx_id=i, id=i, flags="100", opcode=0, rcode="NOERROR")
+        out.append(
+            DnsEvent(
+                timestamp=f"2024-01-01T00:00:{i + 1:02d}.000000+0000",
+                flow_id=i + 1,
+                src_ip=f"10.0.0.{i + 1}",
+                dest_ip="10.0.0.53",
+                proto="UDP",
+                dns=info,
+            )
+        )
+    return out
+
+
+calls: list[str] = []
+
+
+def _is_request(ev: Any) -> bool:
+    calls.append("request?")
+    return bool(ev.dns.type == "request")
+
+
+def _broken(ev: Any) -> bool:
+    raise KeyError("no such field")
+
+
+class Requests(DnsWatcher):
+    info = _info("test.requests")
+    prefilter = {"dns": _is_request}  # noqa: RUF012
+
+
+class AlsoRequests(DnsWatcher):
+    info = _info("test.also_requests")
+    prefilter = {"dns": _is_request}  # noqa: RUF012
+
+
+class Undecided(DnsWatcher):
+    info = _info("test.undecided")
+    prefilter = {"dns": _broken}  # noqa: RUF012
+
+
+def test_a_prefilter_keeps_only_its_events_and_runs_once_for_the_detectors_sharing_it() -> None:
+    calls.clear()
+    corr = Correlator([Requests(), AlsoRequests(), DnsWatcher()], HomeNet(), realert_s=0)
+    alerts = corr.events(_dns_events(["request", "response", "request"]))
+    by = [(a.alert.metadata["detector"][0], a.src_ip) for a in alerts]
+    assert by == [
+        ("test.requests", "10.0.0.1"),
+        ("test.also_requests", "10.0.0.1"),
+        ("test.dns", "10.0.0.1"),
+        ("test.dns", "10.0.0.2"),  # the response reaches only the detector without a filter
+        ("test.requests", "10.0.0.3"),
+        ("test.also_requests", "10.0.0.3"),
+        ("test.dns", "10.0.0.3"),
+    ]
+    assert calls == ["request?"] * 3  # one call per event, not one per detector
+
+
+def test_an_event_no_prefilter_keeps_is_dropped_before_it_moves_packet_time() -> None:
+    corr = Correlator([Requests()], HomeNet(), realert_s=0)
+    assert corr.events(_dns_events(["response"])) == []
+    assert corr.now_us == 0
+    (alert,) = corr.events(_dns_events(["request"]))
+    assert corr.now_us > 0 and alert.src_ip == "10.0.0.1"
+
+
+def test_a_prefilter_that_raises_lets_the_event_through() -> None:
+    corr = Correlator([Undecided()], HomeNet(), realert_s=0)
+    (alert,) = corr.events(_dns_events(["response"]))
+    assert alert.alert.metadata["detector"] == ["test.undecided"]
+    assert corr.errors == {}

@@ -96,3 +96,20 @@ def krb_ends(ev: Any) -> tuple[str, str]:
     if getattr(ev, "src_port", None) == 88 and getattr(ev, "dest_port", None) != 88:
         return dst, src
     return src, dst
+
+
+# -- prefilters (`Detector.prefilter`): the events a credential detector can use at all ----
+
+_FTP_LOGIN = frozenset({"USER", "PASS", "user", "pass"})
+
+
+def ftp_login(ev: Any) -> bool:
+    """An ftp event of a USER or PASS command (every FTP credential detector ignores the
+    others: RETR, LIST, CWD... are most of an FTP session)."""
+    cmd = getattr(getattr(ev, "ftp", None), "command", None)
+    return isinstance(cmd, str) and (cmd in _FTP_LOGIN or cmd.upper() in _FTP_LOGIN)
+
+
+def smb_session_setup(ev: Any) -> bool:
+    """An smb event of a SESSION_SETUP (where logons succeed or fail)."""
+    return getattr(getattr(ev, "smb", None), "command", None) in SMB_SESSION_SETUP

@@ -74,3 +74,13 @@ def max_consonant_run(text: str) -> int:
         else:
             run = 0
     return best
+
+
+def dns_request(ev: object) -> bool:
+    """A `dns` event of a query (`Detector.prefilter` of the detectors reading queries)."""
+    return getattr(getattr(ev, "dns", None), "type", None) == "request"
+
+
+def dns_response(ev: object) -> bool:
+    """A `dns` event of an answer."""
+    return getattr(getattr(ev, "dns", None), "type", None) == "response"

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -51,13 +51,15 @@ from tocsin.detect.behaviour._auth import (
     capped_add,
     event_us,
     ftp_codes,
+    ftp_login,
     krb_ends,
     krb_error,
     krb_msg,
+    smb_session_setup,
     text_of,
 )
 from tocsin.detect.correlate.correlator import event_type
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, Prefilters
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import FlowBatch
 from tocsin.output.timefmt import eve_timestamp
@@ -125,6 +127,10 @@ class BruteForce(Detector):
         ),
     )
     subscribes = frozenset({"flow", "ftp", "smb", "http", "krb5", "rdp"})
+    prefilter: ClassVar[Prefilters] = {
+        "ftp": ftp_login,
+        "smb": smb_session_setup,
+    }
     Config = BruteForceConfig
 
     def __init__(self, config: BruteForceConfig | None = None) -> None:

@@ -37,14 +37,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from tocsin.detect.behaviour._auth import ANONYMOUS_FTP_USERS, event_us, ftp_codes, text_of
+from tocsin.detect.behaviour._auth import (
+    ANONYMOUS_FTP_USERS,
+    event_us,
+    ftp_codes,
+    ftp_login,
+    text_of,
+)
 from tocsin.detect.behaviour._mail_login import MailLogin, mail_login
 from tocsin.detect.correlate.correlator import event_type
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, Prefilters
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import FlowBatch
 from tocsin.output.timefmt import eve_timestamp
@@ -104,6 +110,7 @@ class CleartextCredentials(Detector):
         ),
     )
     subscribes = frozenset({"flow", "ftp", "http", "pop3", "imap"})
+    prefilter: ClassVar[Prefilters] = {"ftp": ftp_login}
     Config = CleartextConfig
     tick_s = 30
 

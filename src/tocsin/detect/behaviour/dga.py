@@ -23,15 +23,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
+from typing import ClassVar
 
 from tocsin.detect.behaviour._names import (
+    dns_response,
     entropy,
     is_reverse_or_listing,
     labels,
     max_consonant_run,
     registered_domain,
 )
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
+from tocsin.detect.correlate.plugin import (
+    Context,
+    Detector,
+    DetectorInfo,
+    Finding,
+    Prefilters,
+    event_us,
+)
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.dns import DnsEvent
 from tocsin.output.timefmt import eve_timestamp
@@ -127,6 +136,7 @@ class Dga(Detector):
         "(malware trying generated rendezvous domains).",
     )
     subscribes = frozenset({"dns"})
+    prefilter: ClassVar[Prefilters] = {"dns": dns_response}
     Config = DgaConfig
 
     def __init__(self, config: DgaConfig | None = None) -> None:

@@ -37,15 +37,24 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
+from typing import ClassVar
 
 from tocsin.detect.behaviour._names import (
     HOSTNAME_CHARS,
+    dns_request,
     entropy,
     is_reverse_or_listing,
     labels,
     registered_domain,
 )
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, event_us
+from tocsin.detect.correlate.plugin import (
+    Context,
+    Detector,
+    DetectorInfo,
+    Finding,
+    Prefilters,
+    event_us,
+)
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.dns import DnsEvent
 from tocsin.model.tls import TlsEvent
@@ -132,6 +141,7 @@ class DnsTunnel(Detector):
         "holding base64.",
     )
     subscribes = frozenset({"dns", "tls"})
+    prefilter: ClassVar[Prefilters] = {"dns": dns_request}
     Config = DnsTunnelConfig
 
     def __init__(self, config: DnsTunnelConfig | None = None) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -37,13 +37,15 @@ from tocsin.detect.behaviour._auth import (
     SMB_SESSION_SETUP,
     event_us,
     ftp_codes,
+    ftp_login,
     krb_ends,
     krb_error,
     krb_msg,
+    smb_session_setup,
     text_of,
 )
 from tocsin.detect.correlate.correlator import event_type
-from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
+from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, Prefilters
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import FlowBatch
 from tocsin.output.timefmt import eve_timestamp
@@ -92,6 +94,10 @@ class PasswordSpray(Detector):
         ),
     )
     subscribes = frozenset({"flow", "smb", "krb5", "ftp", "rdp"})
+    prefilter: ClassVar[Prefilters] = {
+        "ftp": ftp_login,
+        "smb": smb_session_setup,
+    }
     Config = PasswordSprayConfig
 
     def __init__(self, config: PasswordSprayConfig | None = None) -> None:

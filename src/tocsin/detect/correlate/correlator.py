@@ -16,7 +16,7 @@ Time is packet time: the same events in the same order give the same alerts.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,7 @@ class Correlator:
         for d in self.detectors:
             for t in d.subscribes:
                 self._by_type.setdefault(t, []).append(d)
+        self._plan = {t: _plan(t, ds) for t, ds in self._by_type.items() if t != "flow"}
         self._flow_dets = self._by_type.get("flow", [])
         self._ticking = [d for d in self.detectors if d.tick_s > 0]
         self._next_tick: dict[str, int] = {}
@@ -140,17 +141,43 @@ class Correlator:
         self._advance(int(cm[-1]))
 
     def event(self, ev: Any) -> list[AlertEvent]:
-        dets = self._by_type.get(event_type(ev))
-        if not dets:
-            return []
-        self.events_in += 1
-        ts = _event_us(ev)
-        if ts is not None:
-            if self._held and ts >= min(self._next_tick.values(), default=ts + 1):
-                self.flush_held()
-            self._advance(ts)
-        for d in dets:
-            self._call(d, d.on_event, ev)
+        return self.events((ev,))
+
+    def events(self, evs: Sequence[Any]) -> list[AlertEvent]:
+        """App-layer events, in order: each reaches the detectors subscribed to its type
+        whose prefilter (if any) keeps it; returns the alerts raised."""
+        plans = self._plan
+        ctx = self._ctx
+        for ev in evs:
+            plan = plans.get(_TAGS.get(type(ev)) or event_type(ev))
+            if plan is None:
+                continue
+            self.events_in += 1
+            preds, hooks, gated = plan
+            kept: list[bool] = []
+            if preds:
+                try:
+                    kept = [bool(p(ev)) for p in preds]
+                except Exception:  # a prefilter that cannot decide lets the event through
+                    kept = [True] * len(preds)
+                if gated and not any(kept):
+                    continue  # no detector keeps it: it does not move packet time either
+            ts = _event_us(ev)
+            if ts is not None:
+                if self._held and ts >= min(self._next_tick.values(), default=ts + 1):
+                    self.flush_held()
+                if ts > self.now_us:
+                    self._advance(ts)
+            for d, fn, k in hooks:
+                if k >= 0 and not kept[k]:
+                    continue
+                self._current = d
+                try:
+                    fn(ev, ctx)
+                except Exception:  # a detector bug must not stop the sensor: count it
+                    name = d.info.name
+                    self.errors[name] = self.errors.get(name, 0) + 1
+            self._current = None
         return self._take()
 
     def advance(self, now_us: int) -> list[AlertEvent]:
@@ -237,6 +264,29 @@ class Correlator:
             for k, v in d.counters().items():
                 c[f"correlate.{d.info.name}.{k}"] = v
         return c
+
+
+_Hook = tuple[Detector, Any, int]  # detector, its bound on_event, index of its prefilter or -1
+
+
+def _plan(
+    kind: str, dets: list[Detector]
+) -> tuple[tuple[Callable[[Any], bool], ...], tuple[_Hook, ...], bool]:
+    """The detectors an event of type `kind` goes to, in order, each with the index of its
+    prefilter for that type among the distinct ones (a predicate shared by several detectors
+    runs once per event), and whether every one has a prefilter (then an event none keeps is
+    dropped before its time is even read)."""
+    preds: list[Callable[[Any], bool]] = []
+    hooks: list[_Hook] = []
+    for d in dets:
+        p = d.prefilter.get(kind)
+        if p is None:
+            hooks.append((d, d.on_event, -1))
+            continue
+        if p not in preds:
+            preds.append(p)
+        hooks.append((d, d.on_event, preds.index(p)))
+    return tuple(preds), tuple(hooks), all(k >= 0 for _, _, k in hooks)
 
 
 def _event_us(ev: Any) -> int | None:

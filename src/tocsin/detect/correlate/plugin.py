@@ -22,7 +22,7 @@ process, or in a correlator fed by many workers, or over a Suricata probe's EVE 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -109,6 +109,10 @@ def event_us(ev: Any, default: int = 0) -> int:
     return us if us is not None else default
 
 
+# event type -> predicate on the event (`Detector.prefilter`)
+Prefilters = Mapping[str, Callable[[Any], bool]]
+
+
 @dataclass(slots=True)
 class Context:
     """What a hook gets: packet time now, the site's networks, and where findings go."""
@@ -127,6 +131,9 @@ class Detector:
     subscribes: ClassVar[frozenset[str]] = frozenset()  # "flow" and/or app-layer event types
     Config: ClassVar[type[Any] | None] = None
     tick_s: ClassVar[int] = 0  # >0: on_tick is called every tick_s seconds of packet time
+    # event type -> predicate: an event of that type reaches on_event only when it is true
+    # (cheap tests on one field; a predicate object shared by detectors runs once per event)
+    prefilter: ClassVar[Prefilters] = {}
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

