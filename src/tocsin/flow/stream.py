@@ -119,6 +119,18 @@ class Stream:
             self._give_up_hole(out)
         return out
 
+    def skip_to(self, seq: int, limit: int) -> int:
+        """Pass over the bytes before `seq`, at most `limit` of them, that the reader does not
+        want (a parser's skip, whose packets the flow kernel dropped), when nothing is held
+        out of order: no hole, no gap. Returns how many bytes were passed over."""
+        if self._base is None or self._ooo:
+            return 0
+        ahead = self._pos(seq) - self._next
+        if not 0 < ahead <= limit:
+            return 0
+        self._next += ahead
+        return ahead
+
     def flush(self) -> list[bytes | tuple[int, int]]:
         """End of the flow: give up the holes, deliver everything still waiting."""
         out: list[bytes | tuple[int, int]] = []

@@ -427,6 +427,8 @@ class AppLayer:
         assert st is not None
         if tfl & TH_SYN:
             seq = (seq + 1) & 0xFFFFFFFF  # SYN with data (TCP Fast Open): data after the SYN
+        if af.skip_left[d]:  # packets the kernel dropped as skipped (write_back) leave no hole
+            af.skip_left[d] -= st.skip_to(seq, af.skip_left[d])
         for piece in st.add(seq, payload):
             if af.closed:
                 return
