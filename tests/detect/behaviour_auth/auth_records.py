@@ -94,24 +94,31 @@ def krb(
     ticket: str | None = None,
     client: str = "10.0.0.5",
     kdc: str = "10.0.0.2",
+    fid: int = 1,
+    port: int = 49000,
+    proto: str = "UDP",
+    failed: str | None = "KRB_AS_REQ",
+    realm: str = "CORP.LOCAL",
 ) -> Krb5Event:
-    """A krb5 event as Tocsin writes it: requests client to KDC, replies KDC to client."""
+    """A krb5 event as Tocsin writes it: requests client to KDC, replies KDC to client, on
+    flow `fid` from client port `port`; `cname` and `realm` "<empty>" as a Windows KDC's
+    errors have them; `failed`: the request an error answers."""
     reply = msg != "KRB_AS_REQ" and msg != "KRB_TGS_REQ"
     src, dst = (kdc, client) if reply else (client, kdc)
     return Krb5Event(
         timestamp=eve_timestamp(t),
-        flow_id=FlowId(1),
+        flow_id=FlowId(fid),
         src_ip=src,
-        src_port=88 if reply else 49000,
+        src_port=88 if reply else port,
         dest_ip=dst,
-        dest_port=49000 if reply else 88,
-        proto="UDP",
+        dest_port=port if reply else 88,
+        proto=proto,
         krb5=Krb5Info(
             msg_type=msg,
             error_code=error,
-            failed_request="KRB_AS_REQ" if error else None,
+            failed_request=failed if error else None,
             cname=cname,
-            realm="CORP.LOCAL",
+            realm=realm,
             sname=sname,
             encryption=enc if msg.endswith("REP") else "<none>",
             weak_encryption=enc.startswith("rc4") and msg.endswith("REP"),

@@ -155,3 +155,26 @@ def test_ftp_bruteforce_matches_zeek_end_to_end(tmp_path: Path) -> None:
 
 def _parses(tmp_path: Path, event_type: str) -> bool:
     return f'"event_type":"{event_type}"' in (tmp_path / "eve.json").read_text()
+
+
+def test_kerberos_users_of_windows_kdc_errors_come_from_their_as_req() -> None:
+    """A Windows KDC's PREAUTH_FAILED names no client: the AS-REQ of the same TCP flow
+    does, so the evidence lists the account guessed."""
+    items = []
+    for i in range(20):
+        t, kw = T0 + i * S, {"fid": 10 + i, "port": 50000 + i, "proto": "TCP"}
+        items.append(krb(t, "KRB_AS_REQ", cname="administrateur", **kw))
+        items.append(
+            krb(
+                t + 1000,
+                "KRB_ERROR",
+                cname="<empty>",
+                realm="<empty>",
+                error="KDC_ERR_PREAUTH_FAILED",
+                **kw,
+            )
+        )
+    alerts = feed(BruteForce(), items)
+    assert [a.alert.signature_id for a in alerts] == [8_000_206]
+    ev = _evidence(alerts[0])
+    assert ev["users_sample"] == ["administrateur"] and ev["failed_logins"] == 20

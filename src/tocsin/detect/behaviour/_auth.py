@@ -3,7 +3,8 @@
 Reads app-layer events defensively, by EVE field name and `getattr`, so the same code serves
 Tocsin's typed records and any record with Suricata's field names (`ftp`, `krb5` bodies:
 `properties.ftp` / `properties.krb5` of Suricata's EVE JSON Schema). Nothing here keeps
-state; nothing here ever reads a password (FTP `PASS` arguments are never looked at).
+module state (`KrbClientNames` is a detector's own bounded memory); nothing here ever reads
+a password (FTP `PASS` arguments are never looked at).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tocsin.detect.correlate.plugin import event_us as event_us
+from tocsin.detect.correlate.state import BoundedMap
 
 # Kerberos error codes (RFC 4120 section 7.5.9) by number and by the names Suricata logs
 KRB_PRINCIPAL_UNKNOWN = 6  # KDC_ERR_C_PRINCIPAL_UNKNOWN
@@ -96,6 +98,48 @@ def krb_ends(ev: Any) -> tuple[str, str]:
     if getattr(ev, "src_port", None) == 88 and getattr(ev, "dest_port", None) != 88:
         return dst, src
     return src, dst
+
+
+class KrbClientNames:
+    """Who a KRB-ERROR is about. Windows KDCs leave the client's name (`cname`) out of their
+    errors; the AS-REQ the error answers names it. `name(ev, body)` is called with every krb5
+    event, in order, and returns the message's `cname` (None when it has none), except for a
+    KRB-ERROR without one that answers an AS-REQ: it gets the `cname` of the last AS-REQ of
+    its exchange — the same flow over TCP (Windows opens one connection per exchange), the
+    same client, KDC and client port over UDP — or None. An AS-REQ's name stays remembered
+    for a retry on the same exchange; at most `capacity` exchanges are remembered, the least
+    recently used evicted first (counted in `evicted`)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, capacity: int) -> None:
+        self.names: BoundedMap[tuple[Any, ...], str] = BoundedMap(capacity)
+
+    @property
+    def evicted(self) -> int:
+        return self.names.evicted
+
+    @staticmethod
+    def _key(ev: Any) -> tuple[Any, ...]:
+        if getattr(ev, "proto", None) == "TCP":
+            return ("tcp", getattr(ev, "flow_id", None))
+        client, kdc = krb_ends(ev)
+        src = str(ev.src_ip) == client
+        port = getattr(ev, "src_port" if src else "dest_port", None)
+        return ("udp", client, kdc, port)
+
+    def name(self, ev: Any, body: Any) -> str | None:
+        msg = krb_msg(body)
+        own = text_of(getattr(body, "cname", None))
+        if msg == "KRB_AS_REQ" and own is not None:
+            key = self._key(ev)
+            self.names.pop(key)
+            self.names.get_or_create(key, lambda: own)
+        elif msg == "KRB_ERROR" and own is None:
+            answers = text_of(getattr(body, "failed_request", None))
+            if answers is None or answers == "KRB_AS_REQ":  # not a TGS-REQ's error
+                return self.names.get(self._key(ev))
+        return own
 
 
 # -- prefilters (`Detector.prefilter`): the events a credential detector can use at all ----

@@ -21,7 +21,9 @@ What counts as one failed login:
   needs successes (any 1xx-3xx) to be at most `http_max_success_share` of the answers,
   because NTLM/Negotiate web logins answer two 401s before each 200.
 - **Kerberos** (`krb5` events): KRB-ERROR PREAUTH_FAILED (24), C_PRINCIPAL_UNKNOWN (6) or
-  CLIENT_REVOKED (18) to one client; an AS-REP counts as a success.
+  CLIENT_REVOKED (18) to one client; an AS-REP counts as a success. The user is the
+  error's `cname`, or (Windows KDCs leave it out) the one of the AS-REQ it answers
+  (`_auth.KrbClientNames`, at most `max_krb_requests` exchanges remembered).
 
 Default thresholds: SSH 30 (Zeek's `password_guesses_limit`), FTP 20 (Zeek's
 `bruteforce_threshold`), RDP, SMB and Kerberos 20, HTTP 30, all within 1800 s.
@@ -48,6 +50,7 @@ from tocsin.detect.behaviour._auth import (
     KRB_PRINCIPAL_UNKNOWN,
     SMB_AUTH_FAILED,
     SMB_SESSION_SETUP,
+    KrbClientNames,
     capped_add,
     event_us,
     ftp_codes,
@@ -95,6 +98,7 @@ class BruteForceConfig:
     http_max_success_share: float = 0.2
     max_pairs: int = 50_000
     max_flows: int = 50_000  # flows whose user name (FTP USER, RDP cookie) is remembered
+    max_krb_requests: int = 50_000  # Kerberos exchanges whose AS-REQ client is remembered
 
 
 @dataclass(slots=True)
@@ -138,6 +142,7 @@ class BruteForce(Detector):
         self.cfg: BruteForceConfig = self.config
         self.pairs: BoundedMap[tuple[str, str, str], _Tally] = BoundedMap(self.cfg.max_pairs)
         self.flow_user: BoundedMap[int, str] = BoundedMap(self.cfg.max_flows)
+        self.krb_names = KrbClientNames(self.cfg.max_krb_requests)
 
     # -- flows: SSH and RDP ---------------------------------------------------------------
 
@@ -237,6 +242,7 @@ class BruteForce(Detector):
 
     def _on_krb5(self, ev: Any, ctx: Context) -> None:
         body = getattr(ev, "krb5", None)
+        user = self.krb_names.name(ev, body)
         msg = krb_msg(body)
         if msg == "KRB_ERROR":
             if krb_error(getattr(body, "error_code", None)) not in _KRB_FAILED:
@@ -246,7 +252,6 @@ class BruteForce(Detector):
             failed = False
         else:
             return
-        user = text_of(getattr(body, "cname", None))
         self._event(ctx, ev, "krb5", failed, user)
 
     def _event(self, ctx: Context, ev: Any, proto: str, failed: bool, user: str | None) -> None:
@@ -365,6 +370,7 @@ class BruteForce(Detector):
             "evicted": self.pairs.evicted,
             "tracked": len(self.pairs),
             "flow_users_evicted": self.flow_user.evicted,
+            "krb_requests_evicted": self.krb_names.evicted,
         }
 
 

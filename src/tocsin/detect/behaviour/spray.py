@@ -5,7 +5,9 @@ Reads the failed logins that name a user:
 - `smb` SESSION_SETUP answered LOGON_FAILURE / WRONG_PASSWORD / NO_SUCH_USER /
   ACCOUNT_LOCKED_OUT, user from the NTLMSSP AUTHENTICATE (`domain\\user`);
 - `krb5` KRB-ERROR PREAUTH_FAILED (24), C_PRINCIPAL_UNKNOWN (6) or CLIENT_REVOKED (18),
-  user from `cname` (unknown principals: spraying and user enumeration look alike);
+  user from `cname` (unknown principals: spraying and user enumeration look alike), or,
+  as Windows KDCs leave it out of their errors, from the AS-REQ the error answers
+  (`_auth.KrbClientNames`, at most `max_krb_requests` exchanges remembered);
 - `ftp` `PASS` answered 530, user from the flow's `USER`;
 - RDP: a short connection (under `rdp_fail_max_s`, at most `rdp_fail_max_bytes_tc` server
   bytes: no desktop drawn) whose `rdp` event carried a `mstshash` cookie naming the user.
@@ -35,6 +37,7 @@ from tocsin.detect.behaviour._auth import (
     KRB_PRINCIPAL_UNKNOWN,
     SMB_AUTH_FAILED,
     SMB_SESSION_SETUP,
+    KrbClientNames,
     event_us,
     ftp_codes,
     ftp_login,
@@ -64,6 +67,7 @@ class PasswordSprayConfig:
     rdp_fail_max_s: int = 30
     max_sources: int = 20_000
     max_flows: int = 50_000  # flows whose user (FTP USER, RDP cookie) is remembered
+    max_krb_requests: int = 50_000  # Kerberos exchanges whose AS-REQ client is remembered
 
 
 @dataclass(slots=True)
@@ -105,6 +109,7 @@ class PasswordSpray(Detector):
         self.cfg: PasswordSprayConfig = self.config
         self.sources: BoundedMap[str, _Source] = BoundedMap(self.cfg.max_sources)
         self.flow_user: BoundedMap[int, str] = BoundedMap(self.cfg.max_flows)
+        self.krb_names = KrbClientNames(self.cfg.max_krb_requests)
 
     def on_event(self, ev: Any, ctx: Context) -> None:
         kind = event_type(ev)
@@ -123,11 +128,11 @@ class PasswordSpray(Detector):
                 self._fail(ctx, str(ev.src_ip), str(ev.dest_ip), "smb", user, ts)
         elif kind == "krb5":
             body = getattr(ev, "krb5", None)
+            user = self.krb_names.name(ev, body)
             if krb_msg(body) != "KRB_ERROR":
                 return
             if krb_error(getattr(body, "error_code", None)) not in _KRB_FAILED:
                 return
-            user = text_of(getattr(body, "cname", None))
             if user is not None:
                 realm = text_of(getattr(body, "realm", None))
                 client, kdc = krb_ends(ev)
@@ -216,6 +221,7 @@ class PasswordSpray(Detector):
             "evicted": self.sources.evicted,
             "tracked": len(self.sources),
             "flow_users_evicted": self.flow_user.evicted,
+            "krb_requests_evicted": self.krb_names.evicted,
         }
 
 
