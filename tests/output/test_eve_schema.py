@@ -182,3 +182,32 @@ def test_schema_check_command() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_exercise_mark_closes_every_line_and_stays_valid(tmp_path: Path) -> None:
+    """Every event of an exercise replay carries `exercise` (flows formatted by the kernel as
+    well as typed records), and the lines still validate against the generated schema."""
+    from tocsin.model.exercise import ExerciseMark
+    from tocsin.output.schema import generate
+    from tocsin.runtime.analyze import analyze
+    from tocsin.runtime.pipeline import PipelineConfig
+
+    mark = ExerciseMark(id="chu-1-test", capture="x.pcap", profile="chu", seed=1)
+    eve = tmp_path / "eve.json"
+    analyze([GOLDEN / "dns-ipv4-ipv6" / "input.pcap"], eve, PipelineConfig(), mark=mark)
+    lines = eve.read_bytes().splitlines()
+    assert lines
+    schema = json.loads(generate())
+    validator = jsonschema.Draft202012Validator(schema)
+    types = set()
+    for line in lines:
+        ev = json.loads(line)
+        types.add(ev["event_type"])
+        assert ev["exercise"] == {
+            "id": "chu-1-test",
+            "capture": "x.pcap",
+            "profile": "chu",
+            "seed": 1,
+        }
+        validator.validate(ev)
+    assert {"flow", "dns", "stats"} <= types

@@ -8,6 +8,7 @@ from tocsin import __version__
 from tocsin.cli import analyze as analyze_cmd
 from tocsin.cli import detectors as detectors_cmd
 from tocsin.cli import eval as eval_cmd
+from tocsin.cli import exercise as exercise_cmd
 from tocsin.cli import rules as rules_cmd
 from tocsin.cli import rules_test as rules_test_cmd
 from tocsin.cli import schema as schema_cmd
@@ -47,6 +48,7 @@ app.command("eval")(eval_cmd.eval_)
 rules_cmd.rules_app.command("test")(rules_test_cmd.test)
 app.add_typer(rules_cmd.rules_app, name="rules")
 app.add_typer(detectors_cmd.detectors_app, name="detectors")
+app.add_typer(exercise_cmd.exercise_app, name="exercise")
 
 
 def main() -> None:

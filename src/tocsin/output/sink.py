@@ -13,6 +13,7 @@ from typing import BinaryIO
 import msgspec
 
 from tocsin.model.events import Event
+from tocsin.model.exercise import ExerciseMark
 
 
 class EveSinkError(Exception):
@@ -20,10 +21,15 @@ class EveSinkError(Exception):
 
 
 class EveSink:
-    """Appends EVE JSON lines to `path` ("-" = standard output). Counts events by type."""
+    """Appends EVE JSON lines to `path` ("-" = standard output). Counts events by type.
+    With `mark`, every line carries it as its `exercise` member."""
 
-    def __init__(self, path: str | Path, *, buffer_bytes: int = 4 << 20) -> None:
+    def __init__(
+        self, path: str | Path, *, buffer_bytes: int = 4 << 20, mark: ExerciseMark | None = None
+    ) -> None:
         self.path = str(path)
+        # an exercise replay: `"exercise": {...}` closes every line (see model.exercise)
+        self._mark = None if mark is None else b',"exercise":' + msgspec.json.encode(mark) + b"}\n"
         self.counts: dict[str, int] = {}
         self._encoder = msgspec.json.Encoder()
         try:
@@ -49,6 +55,8 @@ class EveSink:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def _write(self, data: bytes | memoryview) -> None:
+        if self._mark is not None:  # a raw newline only ends a line: JSON escapes the others
+            data = bytes(data).replace(b"}\n", self._mark)
         try:
             self._fh.write(data)
         except OSError as err:

@@ -18,6 +18,7 @@ from tocsin.capture import open_capture
 from tocsin.decode.layout import ANOMALY_NAMES
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.engine import DetectEngine
+from tocsin.model.exercise import ExerciseMark
 from tocsin.output.sink import EveSink
 from tocsin.runtime.clock import monotonic, process_age_s
 from tocsin.runtime.pipeline import Pipeline, PipelineConfig
@@ -72,10 +73,11 @@ def analyze(
     registry: Registry | None = None,
     detect: DetectEngine | None = None,
     correlate: Correlator | None = None,
+    mark: ExerciseMark | None = None,
 ) -> AnalysisResult:
     t0 = monotonic() - process_age_s()
     captures = open_capture(paths, batch_packets=batch_packets)
-    sink = EveSink(eve_path)
+    sink = EveSink(eve_path, mark=mark)
     result = AnalysisResult(files=[str(p) for p in captures.files])
     pipeline = Pipeline(config, sink, registry, detect, correlate)
     t_first: float | None = None
