@@ -5,10 +5,11 @@ alert belongs to a step when its time falls in the step's window (from its start
 plus `grace_s`: detectors judge over windows and report at ticks) and one of its two ends is
 an attacker or a target of the step. A step is *detected* when at least one alert belongs to
 it; `by_expected` says whether one came from a detector the truth names (another detector
-or a signature seeing it still counts: the defender saw something). Time to detect: the
-first belonging alert's time minus the step's start (0 when the alert's time is before the
-start). Alerts belonging to no step are
-*false alerts*, counted per detector and per simulated hour.
+or a signature seeing it still counts: the defender saw something). Time to detect: from the
+step's start to the first belonging alert of an expected detector, or to the first belonging
+alert when none came from one (0 when the alert's time is before the start: clock
+rounding). Alerts belonging to no step are *false alerts*, counted per detector and per
+simulated hour.
 
 Alerts are EVE `alert` events (dicts as read from the file): signature alerts and
 detector alerts alike (`alert.metadata.detector` names the detector; a signature's name is
@@ -134,12 +135,13 @@ def score(truth: Truth, alerts: Iterable[SeenAlert], *, grace_s: int = GRACE_S) 
             belongs = True
             sc.alerts += 1
             sc.rules[a.rule] = sc.rules.get(a.rule, 0) + 1
-            if a.rule in expected:
-                sc.by_expected = True
-            if not sc.detected:
-                sc.detected = True
+            if not sc.detected or (a.rule in expected and not sc.by_expected):
+                # the first alert, or the first of an expected detector when it comes later
                 sc.first = a
                 sc.time_to_detect_s = max(0.0, (a.ts_us - start) / 1e6)
+            sc.detected = True
+            if a.rule in expected:
+                sc.by_expected = True
         if not belongs:
             sheet.false_alerts += 1
             sheet.false_by_rule[a.rule] = sheet.false_by_rule.get(a.rule, 0) + 1

@@ -142,6 +142,11 @@ class Site:
     shares: dict[Host, list[str]] = field(default_factory=dict)  # disk shares of a file server
     accounts: dict[str, str] = field(default_factory=dict)  # role -> account ("backup", "admin")
 
+    def staff_workstations(self) -> list[Host]:
+        """The workstations of the care and administrative staff (not the IT team's): where a
+        phishing mail is opened, what an intruder compromises first."""
+        return [h for h in self.role("workstation") if h not in self.admin_workstations]
+
     def role(self, name: str) -> list[Host]:
         return self.hosts.get(name, [])
 

@@ -41,7 +41,7 @@ class Campaign:
 
     def inject(self, w: World, t: float) -> float:
         site, rng = w.site, w.rng
-        pcs = [h for h in site.role("workstation") if h not in site.admin_workstations]
+        pcs = site.staff_workstations()
         victim = rng.choice(pcs[10:])
         p = self.name
         # the implant keeps beaconing while the operator works through it

@@ -138,7 +138,7 @@ class LateralPsexec:
 
     def inject(self, w: World, t: float) -> float:
         site, rng = w.site, w.rng
-        pcs = [h for h in site.role("workstation") if h not in site.admin_workstations]
+        pcs = site.staff_workstations()
         source = rng.choice(pcs)
         others = [h for h in pcs if h is not source]
         targets = [*site.role("file_server"), *site.role("rds"), *rng.sample(others, 3)]

@@ -100,7 +100,7 @@ class Ransomware:
 
     def inject(self, w: World, t: float) -> float:
         site, rng = w.site, w.rng
-        pcs = [h for h in site.role("workstation") if h not in site.admin_workstations]
+        pcs = site.staff_workstations()
         source = rng.choice(pcs)
         server = site.one("file_server")
         return encrypt(w, t, source, server, site.shares[server], prefix=self.name)
