@@ -90,3 +90,16 @@ def test_a_missed_step_and_eve_records_read_as_alerts() -> None:
     sheet = score(_truth(_step("x.y", 3600, 3700, ["behaviour.flood"])), [a])
     assert not sheet.steps[0].detected and sheet.steps[0].time_to_detect_s is None
     assert sheet.to_json()["detected"] == 0 and sheet.false_alerts == 1
+
+
+def test_sensor_self_alerts_are_counted_apart_not_as_false_alerts() -> None:
+    ev = {
+        "event_type": "alert", "timestamp": eve_timestamp(T0 + 5 * S),
+        "alert": {"gid": 9, "signature_id": 9000001,
+                  "signature": "TOCSIN SENSOR flow table full: emergency mode"},
+    }  # fmt: skip
+    a = seen_alert(ev)
+    assert a is not None and a.sensor
+    sheet = score(_truth(), [a, a])
+    assert sheet.false_alerts == 0 and sheet.alerts == 0
+    assert sheet.sensor_alerts == {"TOCSIN SENSOR flow table full: emergency mode": 2}

@@ -204,6 +204,8 @@ def render_sheet(
     )
     for rule, n in sorted(sheet.false_by_rule.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  false: {n} × {rule}")
+    for sig, n in sorted(sheet.sensor_alerts.items()):
+        print(f"Sensor health: {n} × {sig}")
 
 
 def _hosts(ips: list[str]) -> str:

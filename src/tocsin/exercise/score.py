@@ -9,7 +9,8 @@ or a signature seeing it still counts: the defender saw something). Time to dete
 step's start to the first belonging alert of an expected detector, or to the first belonging
 alert when none came from one (0 when the alert's time is before the start: clock
 rounding). Alerts belonging to no step are *false alerts*, counted per detector and per
-simulated hour.
+simulated hour. The sensor's self-alerts (gid 9: flow table in emergency mode, drops...)
+are about the sensor, true by construction: counted apart, by signature.
 
 Alerts are EVE `alert` events (dicts as read from the file): signature alerts and
 detector alerts alike (`alert.metadata.detector` names the detector; a signature's name is
@@ -18,11 +19,13 @@ its `signature_id`).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tocsin.exercise.truth import Step, Truth
+from tocsin.model.selfalerts import SENSOR_GID
 from tocsin.output.timefmt import parse_eve_timestamp
 
 GRACE_S = 600  # an alert up to 10 minutes after a step's end still belongs to it
@@ -36,6 +39,7 @@ class SeenAlert:
     dest_ip: str
     signature: str
     rule: str  # the detector's name, or "sid:<gid>:<signature_id>" for a signature
+    sensor: bool = False  # a sensor-health self-alert (gid 9): about the sensor, not a host
 
 
 @dataclass(slots=True)
@@ -57,6 +61,7 @@ class ScoreSheet:
     false_alerts: int = 0
     false_by_rule: dict[str, int] = field(default_factory=dict)
     false_samples: list[SeenAlert] = field(default_factory=list)
+    sensor_alerts: dict[str, int] = field(default_factory=dict)  # self-alerts by signature
 
     @property
     def detected(self) -> int:
@@ -90,6 +95,7 @@ class ScoreSheet:
             "false_alerts": self.false_alerts,
             "false_alerts_per_hour": round(self.false_per_hour, 3),
             "false_by_rule": self.false_by_rule,
+            "sensor_alerts": self.sensor_alerts,
             "hours": self.hours,
         }
 
@@ -111,7 +117,7 @@ def seen_alert(ev: Mapping[str, Any]) -> SeenAlert | None:
     )
     return SeenAlert(
         ts, str(ev.get("src_ip", "")), str(ev.get("dest_ip", "")),
-        str(alert.get("signature", "")), rule,
+        str(alert.get("signature", "")), rule, alert.get("gid") == SENSOR_GID,
     )  # fmt: skip
 
 
@@ -122,15 +128,19 @@ def score(truth: Truth, alerts: Iterable[SeenAlert], *, grace_s: int = GRACE_S) 
         start = parse_eve_timestamp(sc.step.start) or 0
         end = (parse_eve_timestamp(sc.step.end) or start) + grace_s * 1_000_000
         hosts = set(sc.step.attackers) | set(sc.step.targets)
-        windows.append((start, end, hosts, set(sc.step.detectors), sc))
+        nets = [ipaddress.ip_network(h, strict=False) for h in hosts if "/" in h]
+        windows.append((start, end, hosts, nets, set(sc.step.detectors), sc))
     sheet = ScoreSheet(scores, truth.hours)
     for a in sorted(alerts, key=lambda a: a.ts_us):
+        if a.sensor:  # true by construction, and about no step: reported on their own
+            sheet.sensor_alerts[a.signature] = sheet.sensor_alerts.get(a.signature, 0) + 1
+            continue
         sheet.alerts += 1
         belongs = False
-        for start, end, hosts, expected, sc in windows:
+        for start, end, hosts, nets, expected, sc in windows:
             if not (start - _EARLY_US <= a.ts_us <= end):
                 continue
-            if a.src_ip not in hosts and a.dest_ip not in hosts:
+            if a.src_ip not in hosts and a.dest_ip not in hosts and not _in(nets, a):
                 continue
             belongs = True
             sc.alerts += 1
@@ -148,3 +158,15 @@ def score(truth: Truth, alerts: Iterable[SeenAlert], *, grace_s: int = GRACE_S) 
             if len(sheet.false_samples) < 20:
                 sheet.false_samples.append(a)
     return sheet
+
+
+def _in(nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network], a: SeenAlert) -> bool:
+    """Whether an end of `a` is in one of the step's networks (a flood's spoofed range)."""
+    for ip in (a.src_ip, a.dest_ip):
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            continue
+        if any(addr in n for n in nets):
+            return True
+    return False

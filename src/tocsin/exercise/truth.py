@@ -23,7 +23,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     name: str  # what the attacker does, in a sentence
     start: str  # EVE timestamp (UTC) of the step's first packet
     end: str  # of its last packet
-    attackers: list[str]  # addresses acting for the attacker (may be inside the site)
+    attackers: list[str]  # addresses (or networks: a spoofed range) acting for the attacker
     targets: list[str]  # addresses attacked, scanned or used
     technique: str  # ATT&CK technique id ("T1486")
     tactic: str  # ATT&CK tactic id ("TA0040")
