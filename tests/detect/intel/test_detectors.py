@@ -338,3 +338,37 @@ def test_yaml_keys_resolve_relative_paths(tmp_path: Path) -> None:
     assert cfg.allowlists == (str(tmp_path / "ok.txt"),)
     dets = [d for d in build_detectors(cfg) if d.info.name == "intel.domain"]
     assert len(dets) == 1 and len(dets[0].intel) == 1  # type: ignore[attr-defined]
+
+
+def _smb(share: str, t: int = T0) -> Any:
+    from tocsin.model.smb import SmbEvent, SmbInfo
+
+    return SmbEvent(
+        timestamp=eve_timestamp(t),
+        flow_id=FlowId(4),
+        src_ip="10.0.0.5",
+        src_port=50002,
+        dest_ip="198.51.100.9",
+        dest_port=445,
+        proto="TCP",
+        smb=SmbInfo(
+            id=3, dialect="3.11", session_id=1, tree_id=1,
+            command="SMB2_COMMAND_TREE_CONNECT", share=share,
+        ),
+    )  # fmt: skip
+
+
+def test_domain_matches_an_smb_share_named_by_a_listed_server() -> None:
+    det = IntelDomain(intel=_set(_ind("evil.com", "domain")))
+    alerts = feed(
+        det,
+        [
+            _smb("\\\\files.evil.com\\docs"),  # hit: a listed domain's server
+            _smb("\\\\FS001\\Soins"),  # NetBIOS name: never a domain
+            _smb("\\\\198.51.100.9\\IPC$"),  # an address: intel.ip's business
+            _smb("\\\\files.notevil.com\\docs"),  # a sibling name
+        ],
+    )
+    assert names(alerts) == ["intel.domain"]
+    ev = _ev(alerts[0])
+    assert (ev["seen_in"], ev["field"], ev["observed"]) == ("smb", "smb.share", "files.evil.com")

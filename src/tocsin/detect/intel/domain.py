@@ -1,7 +1,9 @@
-"""Listed domains in DNS, HTTP and TLS (`intel.domain`).
+"""Listed domains in DNS, HTTP, TLS and SMB (`intel.domain`).
 
 Reads `dns` events (the queried names of requests; in responses the answer names and CNAME
-targets), `http` events (`hostname`) and `tls` events (`sni`). A listed domain matches the
+targets), `http` events (`hostname`), `tls` events (`sni`) and `smb` events whose share names
+its server by a DNS name (`\\\\files.evil.example\\docs`: an SMB connection to a listed
+domain, as a lure that leaks NTLM hashes makes). A listed domain matches the
 name itself and every name under it: `evil.com` listed matches `a.b.evil.com`, never
 `notevil.com` or `evil.com.example.org`. The internal host is the DNS client (the sender of
 a request, the receiver of a response) or the HTTP/TLS client.
@@ -16,10 +18,10 @@ indicators, reverse-lookup names (`*.in-addr.arpa`, `*.ip6.arpa`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from tocsin.detect.correlate.correlator import event_type
-from tocsin.detect.correlate.plugin import Context, DetectorInfo, event_us
+from tocsin.detect.correlate.plugin import Context, DetectorInfo, Prefilters, event_us
 from tocsin.detect.intel._common import IntelDetector, Seen, event_seen
 
 
@@ -40,7 +42,8 @@ class IntelDomain(IntelDetector):
             "listed by a loaded threat feed."
         ),
     )
-    subscribes = frozenset({"dns", "http", "tls"})
+    subscribes = frozenset({"dns", "http", "tls", "smb"})
+    prefilter: ClassVar[Prefilters] = {"smb": lambda ev: smb_server_name(ev) is not None}
 
     def on_event(self, ev: Any, ctx: Context) -> None:
         if "domain" not in self.intel.values:
@@ -56,6 +59,10 @@ class IntelDomain(IntelDetector):
             sni = ev.tls.sni
             if sni:
                 self._check(ev, ctx, "tls", "tls.sni", sni)
+        elif t == "smb":
+            server = smb_server_name(ev)
+            if server:
+                self._check(ev, ctx, "smb", "smb.share", server)
 
     def _dns(self, ev: Any, ctx: Context) -> None:
         d = ev.dns
@@ -106,6 +113,19 @@ class IntelDomain(IntelDetector):
         inds = self.live([i for _, i in hits], ts)
         if inds:
             self.report(ctx, inds, event_seen(ev, ctx, ts, etype, field, low))
+
+
+def smb_server_name(ev: Any) -> str | None:
+    """The server of an `smb` event's share when it is named by a DNS name
+    (`\\\\files.evil.example\\docs` → `files.evil.example`): not an IP address, not a
+    NetBIOS name (no dot). A TREE_CONNECT to a listed domain is how NTLM hashes leak."""
+    share = getattr(getattr(ev, "smb", None), "share", None)
+    if not isinstance(share, str) or not share.startswith("\\\\"):
+        return None
+    server = share[2:].split("\\", 1)[0].rstrip(".").lower()
+    if "." not in server or server.replace(".", "").isdigit() or ":" in server:
+        return None
+    return server
 
 
 DETECTORS = (IntelDomain,)
