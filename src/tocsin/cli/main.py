@@ -12,6 +12,7 @@ from tocsin.cli import exercise as exercise_cmd
 from tocsin.cli import rules as rules_cmd
 from tocsin.cli import rules_test as rules_test_cmd
 from tocsin.cli import schema as schema_cmd
+from tocsin.cli import sensor as sensor_cmd
 
 app = typer.Typer(
     name="tocsin",
@@ -43,6 +44,7 @@ def _root(
 
 
 app.command("analyze")(analyze_cmd.analyze)
+app.command("sensor")(sensor_cmd.sensor)
 app.command("schema")(schema_cmd.schema)
 app.command("eval")(eval_cmd.eval_)
 rules_cmd.rules_app.command("test")(rules_test_cmd.test)

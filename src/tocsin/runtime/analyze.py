@@ -151,6 +151,9 @@ def _fill(
             "defrag.tracker_hard_reuse", 0
         ),
         "capture errors (truncated / corrupt files)": flat["capture.errors"],
+        "packets dropped by the kernel, ring full (capture.kernel_drops)": flat.get(
+            "capture.kernel_drops", 0
+        ),
         "fragments dropped by an internal error (a bug: please report)": extra.get(
             "tocsin.internal_errors.defrag", 0
         ),

@@ -170,6 +170,9 @@ class Pipeline:
         self._defrag_dropped = 0  # fragments / trackers dropped at the last self-alert
         self._defrag_alert_at: int | None = None
         self._proto_flows = np.zeros(256, dtype=np.int64)
+        # a live source's kernel counters (capture.kernel_packets, capture.kernel_drops...),
+        # written with the others in every stats event
+        self.capture_counters: dict[str, int] = {}
         self._proto_bytes = np.zeros(256, dtype=np.float64)
 
     # -- hot path -------------------------------------------------------------------------
@@ -544,7 +547,7 @@ class Pipeline:
 
     def counters(self) -> tuple[dict[str, int], dict[str, int]]:
         """(Suricata-named counters, Tocsin-only counters), flat dotted names."""
-        flat: dict[str, int] = {}
+        flat: dict[str, int] = dict(self.capture_counters)
         extra: dict[str, int] = {}
         for name, v in self.decoder.counter_dict().items():
             flat[f"decoder.{name}"] = v
