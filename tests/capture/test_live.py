@@ -88,14 +88,13 @@ def _flows(eve: Path) -> tuple[Counter[tuple[object, ...]], Counter[str]]:
     return flows, events
 
 
-def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
-    veth: tuple[str, str], tmp_path: Path
-) -> None:
+def _watch(veth: tuple[str, str], eve: Path, summary: Path, *extra: str) -> int:
+    """Run the sensor on the namespace's end while the sample is sent into the other end;
+    returns the frames sent."""
     out, into = veth
-    eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
     sensor = subprocess.Popen(
         ["ip", "netns", "exec", NS, TOCSIN, "sensor", "--iface", into, "--eve", str(eve),
-         "--summary-json", str(summary), "--ring-mb", "16"],
+         "--summary-json", str(summary), "--ring-mb", "16", *extra],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -108,6 +107,14 @@ def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
         sensor.send_signal(signal.SIGTERM)
         rc = sensor.wait(timeout=60)
     assert rc == 0
+    return sent
+
+
+def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
+    veth: tuple[str, str], tmp_path: Path
+) -> None:
+    eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
+    sent = _watch(veth, eve, summary)
     ref = tmp_path / "file.json"
     subprocess.run(
         [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],
@@ -124,6 +131,30 @@ def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
     assert s["counters"]["capture.kernel_drops"] == 0
     stats = [json.loads(x) for x in eve.read_text().splitlines() if '"event_type":"stats"' in x]
     assert stats and "kernel_drops" in stats[-1]["stats"]["capture"]
+
+
+def test_a_bpf_filter_keeps_what_it_accepts_only(veth: tuple[str, str], tmp_path: Path) -> None:
+    eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
+    _watch(veth, eve, summary, "--bpf", "not tcp port 55083")
+    ref = tmp_path / "file.json"
+    subprocess.run(
+        [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],
+        check=True,
+    )
+    live_flows, live_events = _flows(eve)
+    file_flows, file_events = _flows(ref)
+    kept = Counter({k: n for k, n in file_flows.items() if 55083 not in (k[1], k[3])})
+    assert live_flows == kept and sum(kept.values()) == sum(file_flows.values()) - 1
+    assert 0 < live_events["http"] < file_events["http"]
+
+
+def test_a_bad_filter_is_libpcaps_message_and_exit_2() -> None:
+    r = subprocess.run(
+        [TOCSIN, "sensor", "--iface", "lo", "--bpf", "port banana", "--duration", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.strip() == "tocsin: BPF filter 'port banana': unknown port 'banana'"
 
 
 def test_an_interface_that_does_not_exist_is_one_line_and_exit_2() -> None:

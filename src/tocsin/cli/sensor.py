@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from tocsin.capture import CaptureError
+from tocsin.capture.bpf import BpfError
 from tocsin.capture.live import LiveCapture
 from tocsin.cli.analyze import _error, _load_correlator, _load_rules
 from tocsin.cli.summary import render_summary
@@ -46,6 +47,13 @@ def sensor(
         "sensors on one interface each see whole flows.",
         metavar="<id>",
     ),
+    bpf: str | None = typer.Option(
+        None,
+        "--bpf",
+        help="A BPF filter (tcpdump syntax, e.g. 'not port 22'): the kernel "
+        "drops what it rejects before the ring.",
+        metavar="<expr>",
+    ),
     rules: list[Path] = typer.Option(
         [], "--rules", "-r", help="Suricata rules (repeat).", metavar="<path>"
     ),
@@ -73,14 +81,16 @@ def sensor(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     try:
-        with LiveCapture(iface, ring_mb=ring_mb, promisc=promisc, fanout_group=fanout_group) as cap:
+        with LiveCapture(
+            iface, ring_mb=ring_mb, promisc=promisc, fanout_group=fanout_group, bpf=bpf
+        ) as cap:
             if not quiet:
                 err.print(f"watching {iface} (Ctrl-C to stop)", highlight=False)
             result = run_live(
                 cap, eve, PipelineConfig(), duration_s=duration, max_packets=count,
                 stop=lambda: stopping, detect=detect, correlate=correlate,
             )  # fmt: skip
-    except (CaptureError, EveSinkError) as e:
+    except (CaptureError, EveSinkError, BpfError) as e:
         _error(str(e))
         raise typer.Exit(2) from None
     if not quiet:
