@@ -10,18 +10,13 @@ through `tocsin analyze` (DHCP and RDP events, the RDP brute-force alert).
 
 from __future__ import annotations
 
-import json
 import random
 import struct
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from applayer.replay import Feeder
-from correlate_kit import analyze_alerts
+from exercise_kit import Capture, analysed, tshark
 from tocsin.applayer.dhcp.parser import DhcpParser
 from tocsin.applayer.rdp.parser import RdpParser
 from tocsin.applayer.tls.parser import TlsParser
@@ -250,7 +245,6 @@ def test_rdp_same_seed_same_bytes() -> None:
 
 # -- a capture: tshark's judgement, then the whole pipeline --------------------------------
 
-TSHARK = "/usr/bin/tshark"
 PC = Host.make("pc-urg-0042", "10.20.1.57", ttl=128)
 ATTACKER = Host.make("pc-compromised", "10.20.1.66", ttl=128)
 DC = Host.make("dc01", "10.0.0.10", ttl=128)
@@ -259,13 +253,6 @@ DHCP_SERVER = Host.make("dhcp01", "10.0.0.5", ttl=128)
 RELAY = Host.make("gw-vlan30", "10.30.1.1", ttl=255)
 ANY = Host("unbound", "0.0.0.0", bytes.fromhex("001a2b3c4d5e"))
 BROADCAST = Host("broadcast", "255.255.255.255", b"\xff" * 6)
-
-
-@dataclass
-class Capture:
-    pcap: Path
-    events: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -298,29 +285,19 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Capture:
         turns = rdp.session(rng, ("administrateur", "admin", "administrator")[i % 3], False)
         t = tr.tcp(t + rng.uniform(0.5, 2.0), ATTACKER, ports.take(ATTACKER), TS, 3389, turns)
     root = tmp_path_factory.mktemp("proto_infra")
-    pcap = root / "infra.pcap"
-    tr.write(str(pcap))
-    alerts = analyze_alerts([pcap], root, only=("behaviour.brute_force",))
-    events = [json.loads(line) for line in (root / "eve.json").read_text().splitlines()]
-    return Capture(pcap, events, alerts)
-
-
-def _tshark(pcap: Path, *args: str) -> str:
-    return subprocess.run(
-        [TSHARK, "-n", "-r", str(pcap), *args], capture_output=True, text=True, check=True
-    ).stdout
+    return analysed(tr, root, "infra.pcap", ("behaviour.brute_force",))
 
 
 def test_tshark_finds_nothing_malformed_nor_sloppy(capture: Capture) -> None:
-    assert _tshark(capture.pcap, "-Y", "_ws.malformed") == ""
+    assert tshark(capture.pcap, "-Y", "_ws.malformed") == ""
     for level in ("error", "warn"):
-        report = _tshark(capture.pcap, "-q", "-z", f"expert,{level}")
+        report = tshark(capture.pcap, "-q", "-z", f"expert,{level}")
         assert "Frequency" not in report, report
-    ops = _tshark(capture.pcap, "-Y", "ldap", "-T", "fields", "-e", "ldap.protocolOp")
+    ops = tshark(capture.pcap, "-Y", "ldap", "-T", "fields", "-e", "ldap.protocolOp")
     assert ops.split().count("3") == 3 and ops.split().count("0") == 2  # searches, binds
-    assert len(_tshark(capture.pcap, "-Y", "ntp").splitlines()) == 4
-    assert len(_tshark(capture.pcap, "-Y", "dhcp").splitlines()) == 8
-    cookies = _tshark(capture.pcap, "-Y", "rdp", "-T", "fields", "-e", "rdp.rt_cookie")
+    assert len(tshark(capture.pcap, "-Y", "ntp").splitlines()) == 4
+    assert len(tshark(capture.pcap, "-Y", "dhcp").splitlines()) == 8
+    cookies = tshark(capture.pcap, "-Y", "rdp", "-T", "fields", "-e", "rdp.rt_cookie")
     assert cookies.count("Cookie: mstshash=") == 27 and "mstshash=jdupont" in cookies
 
 

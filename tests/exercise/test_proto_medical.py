@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +26,7 @@ from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, P_DATA_TF
 
 from applayer.replay import Feeder
 from correlate_kit import analyze_alerts
+from exercise_kit import tshark
 from tocsin.applayer.dicom import DicomParser
 from tocsin.applayer.hl7 import HL7Parser
 from tocsin.detect.correlate.config import CorrelateConfig
@@ -45,7 +44,6 @@ PACS = Ae("PACS_CHX", max_pdu=32_768, implementation_uid="1.2.826.0.1.3680043.9.
 VIEWER = Ae("VIEWER07", max_pdu=65_536)
 INSIDER = Ae("WS_INSIDER", max_pdu=16_384)
 EXTERNAL = Ae("CLOUD_AE", max_pdu=0)
-TSHARK = "/usr/bin/tshark"
 
 
 def pdus(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -171,7 +169,7 @@ def test_find_move_get_messages() -> None:
     assert [c.Status for c in back[1::2]] == [0xFF00, 0xFF00, 0]
 
 
-def test_same_seed_same_bytes_and_fast_enough() -> None:
+def test_same_seed_same_bytes() -> None:
     def build(seed: int) -> list[Turn]:
         rng = random.Random(seed)
         study = make_study(rng, make_patients(rng, 1)[0], "CT", WHEN, series=1, images=100)
@@ -179,11 +177,8 @@ def test_same_seed_same_bytes_and_fast_enough() -> None:
 
     assert build(5) == build(5)
     assert build(5) != build(6)
-    t = time.perf_counter()
     turns = build(7)
-    elapsed = time.perf_counter() - t
     assert sum(len(t.data) for t in turns) > 100 * 512 * 512 * 2
-    assert elapsed < 0.5, f"a 100-image CT series took {elapsed:.3f} s"
 
 
 def test_hl7_messages_and_acks_parse_with_the_hl7_library() -> None:
@@ -451,8 +446,7 @@ def test_medical_detectors_fire(capture: Capture) -> None:
 
 
 def _tshark(pcap: Path, *args: str) -> str:
-    cmd = [TSHARK, "-n", "-r", str(pcap), "-d", "tcp.port==11112,dicom", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return tshark(pcap, "-d", "tcp.port==11112,dicom", *args)
 
 
 def test_tshark_finds_nothing_malformed(capture: Capture) -> None:

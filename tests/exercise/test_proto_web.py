@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import random
 import struct
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from applayer.replay import Feeder
-from correlate_kit import analyze_alerts, feed, names
+from correlate_kit import feed, names
+from exercise_kit import Capture, analysed, tshark
 from tocsin.applayer.dns import DnsUdpParser
 from tocsin.applayer.http.parser import HttpParser
 from tocsin.applayer.tls.parser import TlsParser
@@ -363,19 +360,11 @@ def test_x509_fields_and_chain_determinism() -> None:
 
 # -- a capture: tshark's judgement, then the whole pipeline --------------------------------
 
-TSHARK = "/usr/bin/tshark"
 PC = Host.make("pc-urg-0042", "10.20.1.57", ttl=128)
 DNS_SERVER = Host.make("dc01", "10.0.0.10", ttl=128)
 WEB = Host.make("dpi", "10.0.5.80", ttl=128)
 CDN = Host.make("cdn", "93.184.216.34")
 C2 = Host.make("c2", "203.0.113.50")
-
-
-@dataclass
-class Capture:
-    pcap: Path
-    events: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -430,26 +419,16 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Capture:
                             chain=x509.chain_for("cdn-update.net", None))  # fmt: skip
         tr.tcp(t + 60.0 * i + rng.uniform(0, 0.5), PC, ports.take(PC), C2, 443, turns)
     root = tmp_path_factory.mktemp("proto_web")
-    pcap = root / "web.pcap"
-    tr.write(str(pcap))
     only = ("behaviour.dns_tunnel", "behaviour.dga", "behaviour.brute_force", "behaviour.beacon")
-    alerts = analyze_alerts([pcap], root, only=only)
-    events = [json.loads(line) for line in (root / "eve.json").read_text().splitlines()]
-    return Capture(pcap, events, alerts)
-
-
-def _tshark(pcap: Path, *args: str) -> str:
-    return subprocess.run(
-        [TSHARK, "-n", "-r", str(pcap), *args], capture_output=True, text=True, check=True
-    ).stdout
+    return analysed(tr, root, "web.pcap", only)
 
 
 def test_tshark_finds_nothing_malformed_nor_sloppy(capture: Capture) -> None:
-    assert _tshark(capture.pcap, "-Y", "_ws.malformed") == ""
+    assert tshark(capture.pcap, "-Y", "_ws.malformed") == ""
     for level in ("error", "warn"):
-        report = _tshark(capture.pcap, "-q", "-z", f"expert,{level}")
+        report = tshark(capture.pcap, "-q", "-z", f"expert,{level}")
         assert "Frequency" not in report, report
-    names = _tshark(capture.pcap, "-Y", "tls.handshake.type == 1", "-T", "fields", "-e",
+    names = tshark(capture.pcap, "-Y", "tls.handshake.type == 1", "-T", "fields", "-e",
                     "tls.handshake.extensions_server_name")  # fmt: skip
     assert names.split().count("portail.chu-exemple.fr") == len(CASES)
 

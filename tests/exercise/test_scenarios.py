@@ -113,3 +113,21 @@ def test_run_without_a_truth_file_says_so(tmp_path: Path) -> None:
     r = subprocess.run([TOCSIN, "exercise", "run", str(pcap)], capture_output=True, text=True)
     assert r.returncode == 2
     assert "lonely.truth.json: cannot read the truth file" in r.stderr
+
+
+def test_the_cli_lists_the_generators_profiles() -> None:
+    from tocsin.cli.exercise import PROFILES as CLI_PROFILES
+    from tocsin.exercise.site import PROFILES
+
+    assert CLI_PROFILES == PROFILES
+
+
+def test_an_unwritable_score_file_is_one_line(tmp_path: Path) -> None:
+    pcap = _generate(tmp_path, "recon", 3)
+    r = subprocess.run(
+        [TOCSIN, "exercise", "run", str(pcap), "--eve", str(tmp_path / "e.json"),
+         "--score-json", str(tmp_path / "no" / "s.json")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "s.json: cannot write the score sheet (No such file or directory)" in r.stderr

@@ -17,13 +17,13 @@ from tocsin.detect.correlate.config import ConfigError, CorrelateConfig, load_co
 from tocsin.detect.correlate.registry import RegistryError
 from tocsin.detect.intel import IntelError
 from tocsin.detect.intel._cache import load_intel_cached
-from tocsin.exercise.generate import GenerateError, generate
-from tocsin.exercise.run import replay
 from tocsin.exercise.score import ScoreSheet
-from tocsin.exercise.site import PROFILES
 from tocsin.exercise.truth import TruthError, read_truth, truth_path
-from tocsin.exercise.world import World
 from tocsin.output.sink import EveSinkError
+
+# the generator (its protocol builders pull in pydicom, pynetdicom and hl7: ~0.25 s) is
+# imported by the commands that use it, not by every `tocsin` start
+PROFILES = ("chu", "ch", "clinic")  # exercise.site.PROFILES (checked by a test)
 
 exercise_app = typer.Typer(
     help=(
@@ -82,10 +82,14 @@ def generate_cmd(
     should see."""  # fmt: skip
     err = Console(stderr=True)
     try:
+        from tocsin.exercise.world import World
+
         t0 = World.parse_start(start) if start else None
     except ValueError:
         _error(f"--start: {start!r} is not an ISO 8601 time (e.g. 2024-03-12T08:00)")
         raise typer.Exit(2) from None
+    from tocsin.exercise.generate import GenerateError, generate
+
     try:
         with err.status("generating", spinner="dots") if not quiet and err.is_terminal else _Null():
             g = generate(
@@ -168,6 +172,8 @@ def run_cmd(
         raise typer.Exit(2) from None
     out = eve or capture.with_name(capture.stem + ".eve.json")
     try:
+        from tocsin.exercise.run import replay
+
         r = replay(capture, truth, out, config=cfg, intel=indicators, detect=detect)
     except (CaptureError, EveSinkError, ConfigError, RegistryError) as e:
         _error(str(e))
@@ -175,7 +181,11 @@ def run_cmd(
     render_sheet(r.sheet, truth.site, r.mark.id, r.result.packets, r.result.wall_s, out)
     if score_json is not None:
         payload = {"exercise": r.mark.id, "capture": str(capture), **r.sheet.to_json()}
-        score_json.write_text(json.dumps(payload, indent=2) + "\n")
+        try:
+            score_json.write_text(json.dumps(payload, indent=2) + "\n")
+        except OSError as e:
+            _error(f"{score_json}: cannot write the score sheet ({e.strerror or e})")
+            raise typer.Exit(2) from None
     sys.stdout.flush()
     if fail_on_miss and r.sheet.detected < len(r.sheet.steps):
         raise typer.Exit(1)

@@ -3,9 +3,9 @@ encoded by pydicom.
 
 - `study_images(rng, study, explicit)`: every image of a study as (SOP instance UID, encoded
   data set), series after series. pydicom encodes one header per series (the study, patient,
-  series and image-geometry elements, with fixed-width placeholders for what changes per
+  series and image-geometry elements, with fixed-width slots for what changes per
   image); each image is that header with its SOP instance UID, instance number and position
-  patched in place (same lengths: the values are written at the placeholders' width, as DICOM
+  patched in place (same lengths: the values are written at the slots' width, as DICOM
   allows for IS/DS with space padding), then its pixel data element. Pixel values are noise
   masked to the modality's bits stored, cut from one random pool per series: a 100-image CT
   series costs one header encoding and 100 memory copies, not 100 pydicom calls.
@@ -31,10 +31,10 @@ from pynetdicom.dsutils import encode
 from tocsin.exercise.proto.patients import UID_LEN, Patient, Series, Study
 
 MANUFACTURER = "TOCSIN EXERCISE"  # every generated image says it is synthetic
-_NUM_WIDTH = 10  # DS placeholders: "-99999.999"
-_DS_PLACEHOLDER = "-99999.999"
-_IS_PLACEHOLDER = "999999"
-_UID_PLACEHOLDER = "2.25." + "9" * (UID_LEN - 5)
+_NUM_WIDTH = 10  # DS slots: "-99999.999"
+_DS_SLOT = "-99999.999"
+_IS_SLOT = "999999"
+_UID_SLOT = "2.25." + "9" * (UID_LEN - 5)
 _TAG = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -78,7 +78,7 @@ def _series_dataset(study: Study, series: Series) -> Dataset:
     cross = m.code in ("CT", "MR")
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"] if cross else ["ORIGINAL", "PRIMARY"]
     ds.SOPClassUID = m.sop_class
-    ds.SOPInstanceUID = _UID_PLACEHOLDER
+    ds.SOPInstanceUID = _UID_SLOT
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = study.when.strftime("%Y%m%d")
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = study.when.strftime("%H%M%S")
     ds.AccessionNumber = study.accession
@@ -95,12 +95,12 @@ def _series_dataset(study: Study, series: Series) -> Dataset:
     ds.SeriesInstanceUID = series.uid
     ds.StudyID = study.accession[-6:]
     ds.SeriesNumber = series.number
-    ds.InstanceNumber = _IS_PLACEHOLDER
+    ds.InstanceNumber = _IS_SLOT
     if cross:
         ds.SliceThickness = "1.25" if m.code == "CT" else "4.0"
-        ds.ImagePositionPatient = [_DS_PLACEHOLDER] * 3
+        ds.ImagePositionPatient = [_DS_SLOT] * 3
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.SliceLocation = _DS_PLACEHOLDER
+        ds.SliceLocation = _DS_SLOT
     ds.SamplesPerPixel = m.samples
     ds.PhotometricInterpretation = "RGB" if m.samples == 3 else "MONOCHROME2"
     if m.samples == 3:

@@ -281,7 +281,7 @@ def _template(
     for kw, value in fixed:
         setattr(prim, kw, value)
     for kw, size in patched:
-        setattr(prim, kw, _placeholder_uid(size) if kw in _UID_PATCHED else 0)
+        setattr(prim, kw, _slot_uid(size) if kw in _UID_PATCHED else 0)
     if ds and ds_kw:
         setattr(prim, ds_kw, BytesIO(b"\0\0"))
     msg = msg_cls()
@@ -299,7 +299,7 @@ def _template(
     return _Template(data, offsets)
 
 
-def _placeholder_uid(size: int) -> str:
+def _slot_uid(size: int) -> str:
     """A valid UID of `size` characters (1.1.1... or 11.1.1...)."""
     return ("1" if size % 2 else "11") + ".1" * ((size - 1) // 2)
 
