@@ -94,7 +94,7 @@ def _watch(veth: tuple[str, str], eve: Path, summary: Path, *extra: str) -> int:
     out, into = veth
     sensor = subprocess.Popen(
         ["ip", "netns", "exec", NS, TOCSIN, "sensor", "--iface", into, "--eve", str(eve),
-         "--summary-json", str(summary), "--ring-mb", "16", *extra],
+         "--summary-json", str(summary), "--ring-mb", "16", "--no-shed", *extra],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -110,11 +110,14 @@ def _watch(veth: tuple[str, str], eve: Path, summary: Path, *extra: str) -> int:
     return sent
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
-    veth: tuple[str, str], tmp_path: Path
+    workers: str, veth: tuple[str, str], tmp_path: Path
 ) -> None:
+    """With 2 workers, each has its own ring in one FANOUT group: the kernel gives both
+    directions of a flow to the same one, and the main process writes all of it."""
     eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
-    sent = _watch(veth, eve, summary)
+    sent = _watch(veth, eve, summary, "--workers", workers)
     ref = tmp_path / "file.json"
     subprocess.run(
         [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],

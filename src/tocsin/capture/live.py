@@ -109,7 +109,8 @@ class LiveCapture:
             s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         if fanout is not None:
             arg = (fanout & 0xFFFF) | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16
-            s.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+            # an unsigned int: the flags' top bit does not fit the C int setsockopt takes
+            s.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("=I", arg))
         self._poll = select.poll()
         self._poll.register(s.fileno(), select.POLLIN | select.POLLERR)
 

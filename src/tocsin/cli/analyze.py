@@ -36,6 +36,7 @@ from tocsin.output.sink import EveSinkError
 from tocsin.runtime.analyze import analyze as run_analysis
 from tocsin.runtime.applayer import AppConfig
 from tocsin.runtime.pipeline import PipelineConfig
+from tocsin.runtime.workers import WorkerError, analyze_sharded
 
 _PARSED = [n for n in ALPROTO_NAMES if n and n != "failed"]
 
@@ -281,13 +282,25 @@ def analyze(
             "disable, the re-alert window. See docs/detectors.md."
         ),
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        help=(
+            "Worker processes sharing the packets by flow hash (each gets --flow-cap / N "
+            "flows); the correlator and the EVE writer run in the main process. Same events "
+            "as one process."
+        ),
+        metavar="<n>",
+    ),
 ) -> None:
     """Analyse packet captures: decode, track flows, parse application protocols, run
     Suricata rules (--rules), write EVE JSON and print a summary.
 
     Exit status: 0 when everything was read, 1 when a capture was truncated or corrupt
     mid-file (what came before was analysed and reported), 2 when nothing could be analysed
-    (unreadable file, not a capture, unsupported link type, bad option).
+    (unreadable file, not a capture, unsupported link type, bad option), 3 when a worker
+    process failed (its error is printed: please report it).
     """
     err = Console(stderr=True)
     out = Console(stderr=eve == "-")
@@ -296,6 +309,9 @@ def analyze(
         raise typer.Exit(2)
     if stats_interval < 1:
         _error("--stats-interval must be at least 1 second")
+        raise typer.Exit(2)
+    if not 1 <= workers <= 64:
+        _error(f"--workers must be between 1 and 64 (got {workers})")
         raise typer.Exit(2)
     if summary_json is not None:  # find out now, not after hours of analysis
         try:
@@ -353,18 +369,34 @@ def analyze(
     show = progress and not quiet
     try:
         with make_progress(err, enabled=show, tty=err.is_terminal) as report:
-            result = run_analysis(
-                captures,
-                eve,
-                config,
-                progress=report,
-                registry=registry,
-                detect=detect,
-                correlate=correlate,
-            )
+            if workers == 1:
+                result = run_analysis(
+                    captures,
+                    eve,
+                    config,
+                    progress=report,
+                    registry=registry,
+                    detect=detect,
+                    correlate=correlate,
+                )
+            else:
+                per_worker = replace(config.flow, cap=max(16, flow_cap // workers))
+                result = analyze_sharded(
+                    captures,
+                    eve,
+                    replace(config, flow=per_worker),
+                    workers,
+                    progress=report,
+                    registry=registry,
+                    detect=detect,
+                    correlate=correlate,
+                )
     except (CaptureError, EveSinkError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
+    except WorkerError as exc:
+        _error(str(exc))
+        raise typer.Exit(3) from None
     except KeyboardInterrupt:
         _error(f"interrupted: the EVE output in {eve} is incomplete")
         raise typer.Exit(130) from None

@@ -194,6 +194,10 @@ class DetectEngine:
         self.alerts = 0
         self.candidates = 0  # (packet or transaction, rule) pairs evaluated in full
         self.scanned_packets = 0  # payloads through the packet prefilter
+        # load shedding (runtime.shed): payloads of flows past this many packets are not
+        # scanned, and counted in `shed_packets`; None: every payload is
+        self.bulk_after: int | None = None
+        self.shed_packets = 0
         self.scanned_bytes = 0
         self.tx_rounds = 0  # transaction / event inspection rounds
         self.prefilter_s = 0.0  # time finding candidates (Hyperscan, header masks)
@@ -276,6 +280,12 @@ class DetectEngine:
         cands: dict[int, set[int]] = {}
         if self.pkt_patterns.npatterns:
             rows = np.flatnonzero(in_flow & (pk["pay_len"] > 0))
+            if rows.size and self.bulk_after is not None:
+                slots = flows.slot[rows]
+                rec = flows.fl[np.maximum(slots, 0)]
+                small = (slots < 0) | (rec["pkts_ts"] + rec["pkts_tc"] <= self.bulk_after)
+                self.shed_packets += int(rows.size - np.count_nonzero(small))
+                rows = rows[small]
             if rows.size:
                 starts = (pos[rows] + pk["pay_off"][rows]).astype(np.int64)
                 lens = pk["pay_len"][rows].astype(np.int64)

@@ -102,9 +102,8 @@ ST_CAP = 3
 ST_RECOVER_BELOW = 4
 ST_TICK_US = 5
 ST_NOW = 6
-ST_SEQ = 7
-ST_SWEEP = 8  # 1: emergency mode was just entered, its expiry sweep is not finished
-N_ST = 9
+ST_SWEEP = 7  # 1: emergency mode was just entered, its expiry sweep is not finished
+N_ST = 8
 
 
 class FlowArrays(NamedTuple):
@@ -292,6 +291,7 @@ def flow_update(
     papp: np.ndarray,
     app_want: np.ndarray,
     pstate: np.ndarray,
+    pcnt: np.ndarray,
 ) -> tuple[int, int]:
     """Account packets `i0..` of a decoded batch to flows.
 
@@ -306,6 +306,10 @@ def flow_update(
     `pstate[i]` is the flow's state as of packet `i` (PS_* in `flow.layout`): established,
     first packet of its direction, picked up midstream — what the signature engine's `flow`
     keyword reads, per packet, after the packet has been accounted.
+
+    `pcnt[i]` is packet `i`'s number in the capture (its pcap_cnt): a new flow's id mixes it
+    with the key and time, so a flow gets the same id however the packets were shared out
+    among workers.
     """
     fl, idx, heads, tails, free, st, ctr, tmo, ended = t
     n = pk.shape[0]
@@ -430,11 +434,9 @@ def flow_update(
             f["app_proto"] = 0
             f["app_flags"] = 0
             f["app_npkt"] = 0
-            seq = st[ST_SEQ]
-            st[ST_SEQ] = seq + 1
-            # time and sequence mixed apart: a flow re-created one µs earlier (packet time
-            # going back) with the next sequence number must not get the same id
-            fid = mix64(h ^ mix64(np.uint64(ts)) ^ mix64(np.uint64(seq) + _SEQ_SALT))
+            # time and packet number mixed apart: a flow re-created one µs earlier (packet
+            # time going back) by a later packet must not get the same id
+            fid = mix64(h ^ mix64(np.uint64(ts)) ^ mix64(np.uint64(pcnt[i]) + _SEQ_SALT))
             f["flow_id"] = fid & np.uint64(0x7FFFFFFFFFFFF)
             idx[b] = idx_entry(h, s)
             _lru_append(fl, heads, tails, s, pclass(proto) * 3 + STATE_NEW)
@@ -548,6 +550,43 @@ def flow_update(
             ps |= PS_APP
         pstate[i] = ps
     return n, n_ended
+
+
+@kernel
+def flow_expire(t: FlowArrays, n_ended: int, now: int) -> tuple[int, bool]:
+    """Packet time is `now` (it never goes back): end the flows idle past their timeout,
+    as a packet at `now` would, without one (a worker whose share of the traffic is quiet;
+    the end of a run). Returns (n_ended, finished): not finished when `ended` is full."""
+    st = t.st
+    if now > st[ST_NOW]:
+        st[ST_NOW] = now
+    now = st[ST_NOW]
+    n_ended, done = _expire(t, n_ended, now, t.ended.shape[0] - 2, END_FLUSH)
+    if done:
+        st[ST_LAST_TICK] = now
+        if st[ST_EMERG] != 0 and t.ctr[FC_ACTIVE] < st[ST_RECOVER_BELOW]:
+            st[ST_EMERG] = 0
+            t.ctr[FC_EMERG_OVER] += 1
+            t.ctr[FC_EMERGENCY] = 0
+    return n_ended, done
+
+
+@kernel
+def flow_expire_all(t: FlowArrays, n_ended: int, now: int, s0: int) -> tuple[int, int]:
+    """End every flow idle past its timeout at `now`, scanning slots from `s0` (the end of
+    a run: exact, whatever the order of the timeout lists). Returns (n_ended, next slot to
+    scan): the slot count when done, less when `ended` is full."""
+    fl, _, _, _, _, st, ctr, tmo, ended = t
+    mode = 1 if st[ST_EMERG] != 0 else 0
+    room = ended.shape[0]
+    for s in range(s0, fl.shape[0]):
+        if (fl[s]["fflags"] & FF_IN_USE) == 0 or now - fl[s]["last_ts"] <= tmo[mode, fl[s]["cls"]]:
+            continue
+        if n_ended >= room:
+            return n_ended, s
+        n_ended = _end_flow(t, n_ended, s, REASON_TIMEOUT, END_FLUSH)
+        ctr[FC_TIMEOUT] += 1
+    return n_ended, fl.shape[0]
 
 
 @kernel

@@ -121,14 +121,29 @@ class Stream:
 
     def skip_to(self, seq: int, limit: int) -> int:
         """Pass over the bytes before `seq`, at most `limit` of them, that the reader does not
-        want (a parser's skip, whose packets the flow kernel dropped), when nothing is held
-        out of order: no hole, no gap. Returns how many bytes were passed over."""
-        if self._base is None or self._ooo:
+        want (a parser's skip, whose packets the flow kernel dropped): no hole, no gap.
+        Out-of-order pieces held inside that range are bytes the reader does not want
+        either: dropped (the tail of one reaching past `seq` is kept). Returns how many
+        bytes were passed over."""
+        if self._base is None:
             return 0
         ahead = self._pos(seq) - self._next
         if not 0 < ahead <= limit:
             return 0
-        self._next += ahead
+        target = self._next + ahead
+        keys = self._keys
+        while keys and keys[0] < target:
+            p = keys.pop(0)
+            q = self._ooo.pop(p)
+            self._ooo_bytes -= len(q)
+            self.ctr.total -= len(q)
+            if p + len(q) > target:  # reaches past the skip: keep its tail
+                tail = q[target - p :]
+                self._ooo[target] = tail
+                keys.insert(0, target)
+                self._ooo_bytes += len(tail)
+                self.ctr.total += len(tail)
+        self._next = target
         return ahead
 
     def flush(self) -> list[bytes | tuple[int, int]]:

@@ -34,6 +34,8 @@ from tocsin.flow.kernel import (
     ST_RECOVER_BELOW,
     ST_TICK_US,
     FlowArrays,
+    flow_expire,
+    flow_expire_all,
     flow_flush,
     flow_update,
 )
@@ -129,6 +131,7 @@ class FlowTable:
                 self.tmo[0, pc * 3 + state] = normal[state] * 1_000_000
                 self.tmo[1, pc * 3 + state] = emerg[state] * 1_000_000
         self.ended = np.zeros(config.ended_buffer, dtype=FLOW_DTYPE)
+        self._numbered = 0  # the last packet number seen (see `update`)
         self._slot_buf: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._dir_buf: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         self._fid_buf: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
@@ -169,8 +172,12 @@ class FlowTable:
         ts_us: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8] | None = None,
         pos: npt.NDArray[np.int64] | None = None,
+        pcnt: npt.NDArray[np.int64] | None = None,
     ) -> Iterator[npt.NDArray[np.void]]:
         """Account a decoded batch; yields chunks of flows that ended meanwhile.
+
+        `pcnt[i]` is packet `i`'s number in the capture (flow ids derive from it, see
+        `flow_update`); without it, packets are numbered on from the previous call's.
 
         `data[pos[i]:]` are packet `i`'s captured bytes, needed only when the app layer is on
         (`app_want[0]`): its probes read payloads. Each ended flow's `end_idx` is the index
@@ -187,6 +194,9 @@ class FlowTable:
             if self.app_want[0]:
                 raise ValueError("the app layer is on: update() needs the packets' bytes")
             data, pos = _NO_DATA, _NO_POS
+        if pcnt is None:
+            pcnt = np.arange(self._numbered + 1, self._numbered + n + 1, dtype=np.int64)
+        self._numbered = int(pcnt[-1]) if n else self._numbered
         # views of exactly this batch's length (the buffers are reused across batches)
         self.slot = slot = self._slot_buf[:n]
         self.direction = direction = self._dir_buf[:n]
@@ -210,11 +220,35 @@ class FlowTable:
                 papp,
                 self.app_want,
                 pstate,
+                pcnt,
             )
             if n_ended:
                 yield self.ended[:n_ended]
             if i >= n:
                 break
+
+    def advance(self, now: int) -> Iterator[npt.NDArray[np.void]]:
+        """Packet time is `now`: when a tick has passed since the last expiry, end the flows
+        idle past their timeout (as a packet at `now` would); yields chunks of them
+        (`end_idx` END_FLUSH: after every packet so far)."""
+        if now - int(self.st[ST_LAST_TICK]) < int(self.st[ST_TICK_US]):
+            return
+        while True:
+            n_ended, done = flow_expire(self.arrays, 0, now)
+            if n_ended:
+                yield self.ended[:n_ended]
+            if done:
+                break
+
+    def expire_all(self, now: int) -> Iterator[npt.NDArray[np.void]]:
+        """End every flow idle past its timeout at `now` (a scan of the table: the end of a
+        run, so that which flows end "timeout" rather than "shutdown" does not depend on
+        when expiry last ran); yields chunks of them."""
+        s = 0
+        while s < self.config.cap:
+            n_ended, s = flow_expire_all(self.arrays, 0, now, s)
+            if n_ended:
+                yield self.ended[:n_ended]
 
     def flush(self) -> Iterator[npt.NDArray[np.void]]:
         """End every remaining flow (reason "shutdown"); yields chunks of them."""

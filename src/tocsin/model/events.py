@@ -188,7 +188,7 @@ class StatsEvent(_Event, frozen=True, tag="stats"):
 
 
 class SensorInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    kind: str  # "capture_error", "counters", "emergency_over"
+    kind: str  # "capture_error", "counters", "emergency_over", "shedding", "shedding_over"
     message: str
     file: str | None = None
     counters: dict[str, int] | None = None

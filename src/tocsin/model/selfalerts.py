@@ -35,3 +35,13 @@ DEFRAG_MEMCAP = SelfAlert(
     "TOCSIN SENSOR fragment reassembly cache full: fragments dropped",
     2,
 )
+SHED_PAYLOAD = SelfAlert(
+    9_000_004,
+    "TOCSIN SENSOR overloaded: signatures skip the payloads of bulk data",
+    2,
+)
+SHED_APP_LAYER = SelfAlert(
+    9_000_005,
+    "TOCSIN SENSOR overloaded: web, mail and FTP traffic not parsed",
+    2,
+)

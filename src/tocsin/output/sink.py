@@ -6,6 +6,8 @@ typed record encoded with msgspec. Lines are written in the order they are given
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -14,6 +16,20 @@ import msgspec
 
 from tocsin.model.events import Event
 from tocsin.model.exercise import ExerciseMark
+
+# errors that mean "no in-kernel copy between these two files": copy through memory
+_NO_KERNEL_COPY = frozenset(
+    [errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF]
+)
+
+
+def _copy(src: int, dst: int, offset: int, length: int) -> int:
+    try:
+        return os.copy_file_range(src, dst, length, offset)
+    except OSError as err:
+        if err.errno not in _NO_KERNEL_COPY:
+            raise
+    return os.sendfile(dst, src, offset, length)
 
 
 class EveSinkError(Exception):
@@ -39,6 +55,60 @@ class EveSink:
             else:
                 self._fh = open(self.path, "wb", buffering=buffer_bytes)  # noqa: SIM115
                 self._own = True
+        except OSError as err:
+            raise EveSinkError(f"{self.path}: cannot write EVE output: {err.strerror}") from err
+
+    def reopen(self, path: str | Path) -> None:
+        """Go on in another file (a worker's next spill segment)."""
+        self.close()
+        try:
+            self._fh = open(path, "wb", buffering=1 << 20)  # noqa: SIM115
+        except OSError as err:
+            raise EveSinkError(f"{path}: cannot write EVE output: {err.strerror}") from err
+        self.path = str(path)
+        self._own = True
+
+    def checkpoint(self) -> tuple[int, dict[str, int]]:
+        """Flush, and return the file's size and the lines written since the last
+        checkpoint, by event type (a worker's spill file: see `runtime.shard`)."""
+        self._flush()
+        counts, self.counts = self.counts, {}
+        return self._fh.tell(), counts
+
+    def copy_from(self, fd: int, offset: int, length: int, counts: dict[str, int]) -> None:
+        """Append `length` bytes of lines another sink wrote to file `fd` from `offset`,
+        counting them as it counted: in the kernel where it can (copy_file_range, then
+        sendfile), through memory otherwise (an exercise mark to add, an old kernel)."""
+        for key, n in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        if length <= 0:
+            return
+        if self._mark is None:
+            self._flush()
+            out = self._fh.fileno()
+            try:
+                while length > 0:
+                    n = _copy(fd, out, offset, length)
+                    if n <= 0:
+                        break
+                    offset += n
+                    length -= n
+            except OSError as err:
+                if err.errno not in _NO_KERNEL_COPY:
+                    raise EveSinkError(
+                        f"{self.path}: cannot write EVE output: {err.strerror}"
+                    ) from err
+        while length > 0:
+            data = os.pread(fd, min(length, 8 << 20), offset)
+            if not data:
+                raise EveSinkError(f"{self.path}: a worker's EVE lines are missing")
+            self._write(data)
+            offset += len(data)
+            length -= len(data)
+
+    def _flush(self) -> None:
+        try:
+            self._fh.flush()
         except OSError as err:
             raise EveSinkError(f"{self.path}: cannot write EVE output: {err.strerror}") from err
 

@@ -21,7 +21,8 @@ from tocsin.detect.engine import DetectEngine
 from tocsin.model.exercise import ExerciseMark
 from tocsin.output.sink import EveSink
 from tocsin.runtime.clock import monotonic, process_age_s
-from tocsin.runtime.pipeline import Pipeline, PipelineConfig
+from tocsin.runtime.pipeline import Pipeline, PipelineConfig, RunTotals
+from tocsin.runtime.talkers import TopTalkers
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,22 +126,62 @@ def _fill(
     result: AnalysisResult, pipeline: Pipeline, sink: EveSink, skipped: dict[str, int]
 ) -> None:
     flat, extra = pipeline.counters()
-    result.packets = pipeline.packets
-    result.bytes = flat["decoder.bytes"]
-    result.flows = pipeline.totals.flows
-    result.first_ts = pipeline.totals.first_ts
-    result.last_ts = pipeline.totals.last_ts
-    result.events = dict(sink.counts)
-    result.flows_by_proto = dict(pipeline.totals.flows_by_proto)
-    result.bytes_by_proto = dict(pipeline.totals.bytes_by_proto)
-    result.flows_by_app = dict(pipeline.totals.flows_by_app)
-    result.top_talkers = pipeline.talkers.top(10)
-    result.anomalies = {
+    summarize(
+        result,
+        flat,
+        extra,
+        packets=pipeline.packets,
+        totals=pipeline.totals,
+        talkers=pipeline.talkers,
+        anomalies=anomaly_counts(pipeline),
+        events=sink.counts,
+        skipped=skipped,
+    )
+    if pipeline.detect is not None:
+        result.detect_timings = pipeline.detect.timings()
+        result.rules_loaded = len(pipeline.detect.rules)
+        result.top_alerts = pipeline.detect.top_alerts()
+    if pipeline.correlate is not None:
+        result.detectors_loaded = len(pipeline.correlate.detectors)
+        result.detector_alerts = dict(sorted(pipeline.correlate.alerts.items()))
+
+
+def anomaly_counts(pipeline: Pipeline) -> dict[str, int]:
+    """Decoder anomalies and other packet events seen, by name."""
+    out = {
         name: int(pipeline.decoder.events[code])
         for code, name in enumerate(ANOMALY_NAMES)
         if code and pipeline.decoder.events[code]
     }
-    result.anomalies.update(pipeline.other_events)
+    for name, n in pipeline.other_events.items():
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def summarize(
+    result: AnalysisResult,
+    flat: dict[str, int],
+    extra: dict[str, int],
+    *,
+    packets: int,
+    totals: RunTotals,
+    talkers: TopTalkers,
+    anomalies: dict[str, int],
+    events: dict[str, int],
+    skipped: dict[str, int],
+) -> None:
+    """Fill `result` from a run's counters and totals (one pipeline's, or all workers')."""
+    result.packets = packets
+    result.bytes = flat["decoder.bytes"]
+    result.flows = totals.flows
+    result.first_ts = totals.first_ts
+    result.last_ts = totals.last_ts
+    result.events = dict(events)
+    result.flows_by_proto = dict(totals.flows_by_proto)
+    result.bytes_by_proto = dict(totals.bytes_by_proto)
+    result.flows_by_app = dict(totals.flows_by_app)
+    result.top_talkers = talkers.top(10)
+    result.anomalies = dict(anomalies)
     drops = {
         "packets not decodable (decoder.invalid)": flat["decoder.invalid"],
         "flows evicted early, table full (flow.mgr.flows_evicted)": flat["flow.mgr.flows_evicted"],
@@ -162,10 +203,3 @@ def _fill(
         drops[f"packets skipped by the reader: {reason}"] = count
     result.drops = {k: v for k, v in drops.items() if v}
     result.counters = {**flat, **extra}
-    if pipeline.detect is not None:
-        result.detect_timings = pipeline.detect.timings()
-        result.rules_loaded = len(pipeline.detect.rules)
-        result.top_alerts = pipeline.detect.top_alerts()
-    if pipeline.correlate is not None:
-        result.detectors_loaded = len(pipeline.correlate.detectors)
-        result.detector_alerts = dict(sorted(pipeline.correlate.alerts.items()))

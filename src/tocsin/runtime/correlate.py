@@ -42,6 +42,7 @@ class CorrelatedWriter:
     def __init__(self, out: EveWriter, corr: Correlator) -> None:
         self.out = out
         self.corr = corr
+        self.wants_arp = corr.wants("arp")
 
     def _flow_alerts(self, recs: npt.NDArray[np.void]) -> list[Any]:
         return self.corr.flows(FlowBatch.from_records(recs, ALPROTO_NAMES))

@@ -10,6 +10,7 @@ timestamps, so the same capture gives byte-identical EVE output every time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,7 +44,6 @@ from tocsin.model.events import (
     AnomalyInfo,
     SensorEvent,
     SensorInfo,
-    StatsEvent,
 )
 from tocsin.model.ids import ip_text
 from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
@@ -52,7 +52,9 @@ from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
 from tocsin.runtime.correlate import CorrelatedWriter, arp_events, arp_rows
-from tocsin.runtime.stats import stats_tree
+from tocsin.runtime.shard import ShardWriter
+from tocsin.runtime.shed import LEVEL_NAMES, LOW_VALUE, SELF_ALERTS, WHAT, ShedConfig
+from tocsin.runtime.stats import stats_events
 from tocsin.runtime.talkers import TopTalkers
 
 # flow arrays and event lists handed to the EVE writer at once (one queue item): big enough
@@ -125,7 +127,10 @@ class Pipeline:
         registry: Registry | None = None,
         detect: DetectEngine | None = None,
         correlate: Correlator | None = None,
+        tee: Callable[[EveWriter], ShardWriter] | None = None,
     ) -> None:
+        """`tee` wraps the EVE writer of a worker process (see `runtime.shard`); without
+        it, `correlate` (if any) runs here, in front of the writer."""
         self.config = config
         self.detect = detect
         self.correlate = correlate
@@ -150,12 +155,25 @@ class Pipeline:
             sink,
             FlowFormatter(config.community_id_seed),
             on_flows=self._count_flows,
-            threaded=config.writer_thread,
+            threaded=config.writer_thread and tee is None,
         )
-        self.out: EveWriter | CorrelatedWriter = (
-            writer if correlate is None else CorrelatedWriter(writer, correlate)
+        self.out: EveWriter | CorrelatedWriter | ShardWriter = writer
+        if tee is not None:
+            self.out = tee(writer)
+        elif correlate is not None:
+            self.out = CorrelatedWriter(writer, correlate)
+        self._wants_arp = not isinstance(self.out, EveWriter) and self.out.wants_arp
+        self.position = 0  # capture number of the last packet accounted
+        # load shedding (runtime.shed): the level, since when (packet time), time at each
+        self.shed_config = ShedConfig()
+        self.shed_level = 0
+        self._shed_since: list[int | None] = [None] * len(LEVEL_NAMES)
+        self._shed_us = [0] * len(LEVEL_NAMES)
+        self._shed_app_flows = 0
+        self._low_value = np.asarray(
+            [ALPROTO_NAMES.index(n) for n in LOW_VALUE if n in ALPROTO_NAMES], dtype=np.int64
         )
-        self._wants_arp = correlate is not None and correlate.wants("arp")
+        self._app_want = self.flows.app_want.copy()
         self.talkers = TopTalkers()
         self.totals = RunTotals()
         self.decoder = Decoder(config.vxlan_port)
@@ -177,11 +195,27 @@ class Pipeline:
 
     # -- hot path -------------------------------------------------------------------------
 
-    def process(self, batch: PacketBatch) -> None:
-        """Decode, account and log one batch of packets."""
+    def process(
+        self,
+        batch: PacketBatch,
+        pcnt: npt.NDArray[np.int64] | None = None,
+        clock: tuple[int, int] | None = None,
+    ) -> None:
+        """Decode, account and log one batch of packets.
+
+        A worker's share of a capture batch gives `pcnt`, its packets' numbers in the
+        capture (pcap_cnt; default: numbered on from the previous batch), and `clock`, the
+        first and last packet times of the whole batch, so every worker's packet time (stats
+        intervals, fragment expiry) moves with the capture's, even with no packet of its own.
+        """
         n = batch.n
         if n == 0:
+            if clock is not None:
+                self._expire_flows(clock[1])
+                self._advance(*clock)
             return
+        if pcnt is None:
+            pcnt = np.arange(self.packets + 1, self.packets + n + 1, dtype=np.int64)
         if self._pk.shape[0] < n:
             self._pk = new_packets(n)
         pk = self.decoder.decode(batch, into=self._pk)
@@ -190,19 +224,38 @@ class Pipeline:
         arp = arp_rows(pk["flags"]) if self._wants_arp else None
         anomalous = np.flatnonzero(pk["anomaly"])
         if anomalous.size:
-            self._log_anomalies(batch, pk, anomalous)
+            self._log_anomalies(batch, pk, anomalous, pcnt)
         wirelen, ts_us = batch.wirelen, batch.ts_us
-        data, pos, pcnt = batch.data, batch.offset, None
+        data, pos = batch.data, batch.offset
         frags = np.flatnonzero(pk["flags"] & FLAG_FRAG)
         if frags.size:
-            pk, wirelen, ts_us, data, pos, pcnt = self._defragment(batch, pk, frags)
+            pk, wirelen, ts_us, data, pos, pcnt = self._defragment(batch, pk, frags, pcnt)
         self._account(pk, wirelen, ts_us, data, pos, pcnt)
-        if arp is not None and arp.size and isinstance(self.out, CorrelatedWriter):
+        if arp is not None and arp.size and not isinstance(self.out, EveWriter):
             for ev in arp_events(batch, arp):
                 self.out.observe(ev)
         self.packets += n
-        ts_first = int(batch.ts_us[0])
-        ts_last = int(batch.ts_us[-1])
+        self.position = int(pcnt[-1])
+        if clock is not None:  # the capture's time moves this worker's flow table too
+            self._expire_flows(clock[1])
+            first, last = clock
+        else:
+            first, last = int(batch.ts_us[0]), int(batch.ts_us[-1])
+        self._advance(first, last)
+
+    def _end_flows(self, ended: Iterator[npt.NDArray[np.void]]) -> None:
+        """Write flows ended outside a batch's packets (expiry by the clock, shutdown)."""
+        for chunk in ended:
+            if self.app is None:
+                self.out.flows(chunk)
+            else:
+                self.out.sequence(self._in_order([chunk.copy()], []))
+
+    def _expire_flows(self, now: int) -> None:
+        self._end_flows(self.flows.advance(now))
+
+    def _advance(self, ts_first: int, ts_last: int) -> None:
+        """Packet time moved to `ts_last`: expire fragments, check health, write stats due."""
         if self.totals.first_ts is None:
             self.totals.first_ts = ts_first
             self._next_stats = ts_first + self.config.stats_interval_s * 1_000_000
@@ -222,13 +275,13 @@ class Pipeline:
         ts_us: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8],
         pos: npt.NDArray[np.int64],
-        pcnt: npt.NDArray[np.int64] | None,
+        pcnt: npt.NDArray[np.int64],
     ) -> None:
         app = self.app
         det = self.detect
         if app is None:
             if det is None:
-                for ended in self.flows.update(pk, wirelen, ts_us):
+                for ended in self.flows.update(pk, wirelen, ts_us, pcnt=pcnt):
                     self.out.flows(ended)
                 return
             self._detect_only(det, pk, wirelen, ts_us, data, pos, pcnt)
@@ -243,7 +296,7 @@ class Pipeline:
             b = min(n, a + step)
             spk = pk[a:b]
             chunks: list[npt.NDArray[np.void]] = []
-            for e in t.update(spk, wirelen[a:b], ts_us[a:b], data, pos[a:b]):
+            for e in t.update(spk, wirelen[a:b], ts_us[a:b], data, pos[a:b], pcnt[a:b]):
                 # nothing of the app layer before these flows ended (no payload picked up to
                 # their last packet, no parser state of theirs): no ordering to work out
                 quiet = not chunks and not (e["app_flags"] & AF_PY).any()
@@ -263,14 +316,14 @@ class Pipeline:
                 t.app,
                 t.fl,
                 self.packets + a,
-                _part(pcnt, a, b),
+                pcnt[a:b],
             )
             app.write_back(t.fl)
             app.retire_closed()
             events = app.take_events()
             if det is not None:
                 alerts = det.packets(
-                    spk, data, pos[a:b], ts_us[a:b], t, self.packets + a, _part(pcnt, a, b)
+                    spk, data, pos[a:b], ts_us[a:b], t, self.packets + a, pcnt[a:b]
                 )
                 if alerts:
                     events = _merge(events, alerts)
@@ -278,6 +331,7 @@ class Pipeline:
                 if events:
                     events = _with_alert_flows(events, t, wirelen[a:b])
             items += self._in_order(chunks, events)
+            self.position = int(pcnt[b - 1])
             if len(items) >= _WRITER_ITEMS:  # keep the writer thread busy meanwhile
                 self.out.sequence(items)
                 items = []
@@ -291,7 +345,7 @@ class Pipeline:
         ts_us: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8],
         pos: npt.NDArray[np.int64],
-        pcnt: npt.NDArray[np.int64] | None,
+        pcnt: npt.NDArray[np.int64],
     ) -> None:
         """Signatures without the app layer: packet and IP-only rules only."""
         t = self.flows
@@ -299,9 +353,10 @@ class Pipeline:
         n = pk.shape[0]
         for a in range(0, n, step):
             b = min(n, a + step)
-            chunks = [e.copy() for e in t.update(pk[a:b], wirelen[a:b], ts_us[a:b], data, pos[a:b])]
+            ended = t.update(pk[a:b], wirelen[a:b], ts_us[a:b], data, pos[a:b], pcnt[a:b])
+            chunks = [e.copy() for e in ended]
             alerts = det.packets(
-                pk[a:b], data, pos[a:b], ts_us[a:b], t, self.packets + a, _part(pcnt, a, b)
+                pk[a:b], data, pos[a:b], ts_us[a:b], t, self.packets + a, pcnt[a:b]
             )
             if alerts:
                 _mark_alerted([], chunks, alerts)
@@ -351,7 +406,56 @@ class Pipeline:
             items.append(ended[done:])
         return items
 
+    def shed(self, level: int, now: int) -> None:
+        """Shed load up to `level` (0: none; see `runtime.shed` for the order) from packet
+        time `now`: a self-alert and a `sensor` event for each level entered, a `sensor`
+        event for each level left."""
+        old = self.shed_level
+        if level == old:
+            return
+        det = self.detect
+        if det is not None:
+            det.bulk_after = self.shed_config.bulk_after if level >= 1 else None
+        want = self.flows.app_want
+        want[self._low_value] = 0 if level >= 2 else self._app_want[self._low_value]
+        for k in range(old + 1, level + 1):  # entered
+            self._shed_since[k] = now
+            self._self_alert(now, SELF_ALERTS[k - 1])
+            self._sensor_event(
+                now, "shedding", f"overloaded since {eve_timestamp(now)}: {WHAT[k - 1]}"
+            )
+        for k in range(old, level, -1):  # left
+            since = self._shed_since[k]
+            spent = now - since if since is not None else 0
+            self._shed_us[k] += spent
+            self._shed_since[k] = None
+            self._sensor_event(
+                now,
+                "shedding_over",
+                f"{LEVEL_NAMES[k]} shedding over after {spent / 1e6:.1f} s: inspected again",
+            )
+        self.shed_level = level
+
+    def _shed_counters(self, now: int) -> dict[str, int]:
+        out = {"shed.level": self.shed_level, "shed.app_layer_flows": self._shed_app_flows}
+        out["shed.payload_packets"] = self.detect.shed_packets if self.detect else 0
+        for k in range(1, len(LEVEL_NAMES)):
+            since = self._shed_since[k]
+            spent = self._shed_us[k] + (now - since if since is not None else 0)
+            out[f"shed.{LEVEL_NAMES[k]}_s"] = spent // 1_000_000
+        return out
+
+    def _sensor_event(self, now: int, kind: str, message: str) -> None:
+        self.out.event(
+            SensorEvent(
+                timestamp=eve_timestamp(now),
+                sensor=SensorInfo(kind=kind, message=message, counters=self._shed_counters(now)),
+            )
+        )
+
     def _count_app_flows(self, ended: npt.NDArray[np.void]) -> None:
+        if self.shed_level >= 2 and self._low_value.size:
+            self._shed_app_flows += int(np.isin(ended["app_proto"], self._low_value).sum())
         if self.detect is not None:
             self.detect.flows_ended(ended["flow_id"])
         ap = ended["app_proto"]
@@ -374,7 +478,11 @@ class Pipeline:
     # -- exception paths (Python, counted) -------------------------------------------------
 
     def _log_anomalies(
-        self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
+        self,
+        batch: PacketBatch,
+        pk: npt.NDArray[np.void],
+        rows: npt.NDArray[np.intp],
+        pcnt: npt.NDArray[np.int64],
     ) -> None:
         for i in rows.tolist():
             r = pk[i]
@@ -387,7 +495,7 @@ class Pipeline:
                 AnomalyEvent(
                     timestamp=eve_timestamp(int(batch.ts_us[i])),
                     anomaly=AnomalyInfo(type="decode", event=ANOMALY_NAMES[int(r["anomaly"])]),
-                    pcap_cnt=self.packets + i + 1,
+                    pcap_cnt=int(pcnt[i]),
                     src_ip=ip_text(ipver, int(r["src_hi"]), int(r["src_lo"])) if has_ip else None,
                     dest_ip=ip_text(ipver, int(r["dst_hi"]), int(r["dst_lo"])) if has_ip else None,
                     proto=PROTO_NAMES.get(proto, str(proto)) if has_ip else None,
@@ -398,17 +506,21 @@ class Pipeline:
             )
 
     def _defragment(
-        self, batch: PacketBatch, pk: npt.NDArray[np.void], rows: npt.NDArray[np.intp]
+        self,
+        batch: PacketBatch,
+        pk: npt.NDArray[np.void],
+        rows: npt.NDArray[np.intp],
+        pcnt: npt.NDArray[np.int64],
     ) -> tuple[
         npt.NDArray[np.void],
         npt.NDArray[np.uint32],
         npt.NDArray[np.int64],
         npt.NDArray[np.uint8],
         npt.NDArray[np.int64],
-        npt.NDArray[np.int64] | None,
+        npt.NDArray[np.int64],
     ]:
         """Feed fragments to the defragmenter; returns the batch's (records, wire lengths,
-        times, bytes, packet offsets, pcap_cnt or None) with each reassembled datagram
+        times, bytes, packet offsets, pcap_cnt) with each reassembled datagram
         inserted right after the fragment that completed it, so flows see packets in capture
         order (a reassembled datagram has the pcap_cnt of that fragment)."""
         done: list[tuple[int, bytes]] = []
@@ -432,7 +544,7 @@ class Pipeline:
                     AnomalyEvent(
                         timestamp=eve_timestamp(ts),
                         anomaly=AnomalyInfo(type="decode", event=name),
-                        pcap_cnt=self.packets + i + 1,
+                        pcap_cnt=int(pcnt[i]),
                         src_ip=ip_text(int(r["ipver"]), int(r["src_hi"]), int(r["src_lo"])),
                         dest_ip=ip_text(int(r["ipver"]), int(r["dst_hi"]), int(r["dst_lo"])),
                     )
@@ -441,7 +553,7 @@ class Pipeline:
                 done.append((ts, res.packet))
                 after.append(i + 1)
         if not done:
-            return pk, batch.wirelen, batch.ts_us, batch.data, batch.offset, None
+            return pk, batch.wirelen, batch.ts_us, batch.data, batch.offset, pcnt
         whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
         wpk = self.decoder.decode(whole, on_wire=False)
         data, pos = batch.data, batch.offset
@@ -449,17 +561,13 @@ class Pipeline:
             used = int((batch.offset + batch.caplen).max())
             data = np.concatenate([batch.data[:used], whole.data])
             pos = np.insert(batch.offset, after, whole.offset + used)
-        base = self.packets + 1
-        pcnt = np.insert(
-            np.arange(base, base + batch.n, dtype=np.int64), after, base - 1 + np.asarray(after)
-        )
         return (
             np.insert(pk, after, wpk),
             np.insert(batch.wirelen, after, whole.wirelen),
             np.insert(batch.ts_us, after, whole.ts_us),
             data,
             pos,
-            pcnt,
+            np.insert(pcnt, after, pcnt[np.asarray(after) - 1]),
         )
 
     def _count_event(self, name: str) -> None:
@@ -527,13 +635,12 @@ class Pipeline:
     # -- end of run ------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """End every flow (reason "shutdown") and write the final stats."""
-        for ended in self.flows.flush():
-            if self.app is None:
-                self.out.flows(ended)
-            else:
-                self.out.sequence(self._in_order([ended.copy()], []))
-        if isinstance(self.out, CorrelatedWriter):
+        """End every flow — those idle past their timeout at the last packet's time with
+        reason "timeout", the others "shutdown" — and write the final stats."""
+        if self.totals.last_ts is not None:
+            self._end_flows(self.flows.expire_all(self.totals.last_ts))
+        self._end_flows(self.flows.flush())
+        if not isinstance(self.out, EveWriter):
             self.out.finish(self.totals.last_ts or 0)
         self.write_stats(self.totals.last_ts or 0)
         self.out.close()
@@ -589,6 +696,7 @@ class Pipeline:
         if self.correlate is not None:
             extra.update(self.correlate.counter_dict())
         flat["capture.errors"] = self.capture_errors
+        extra.update(self._shed_counters(self.totals.last_ts or 0))
         for stage, n in self.internal_errors.items():
             extra[f"tocsin.internal_errors.{stage}"] = n
         return flat, extra
@@ -597,19 +705,11 @@ class Pipeline:
         flat, extra = self.counters()
         uptime = (now - self.totals.first_ts) // 1_000_000 if self.totals.first_ts else 0
         flat["uptime"] = uptime
-        self.out.event(StatsEvent(timestamp=eve_timestamp(now), stats=stats_tree(flat)))
-        self.out.event(
-            SensorEvent(
-                timestamp=eve_timestamp(now),
-                sensor=SensorInfo(
-                    kind="counters", message="counters Suricata has no name for", counters=extra
-                ),
-            )
-        )
-
-
-def _part(a: npt.NDArray[np.int64] | None, lo: int, hi: int) -> npt.NDArray[np.int64] | None:
-    return a[lo:hi] if a is not None else None
+        if isinstance(self.out, ShardWriter):  # the main process writes all workers' at once
+            self.out.stats(now, flat, extra)
+            return
+        for ev in stats_events(now, flat, extra):
+            self.out.event(ev)
 
 
 def _merge(events: list[tuple[int, Any]], alerts: list[tuple[int, Any]]) -> list[tuple[int, Any]]:

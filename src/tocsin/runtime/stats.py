@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tocsin.model.events import Event, SensorEvent, SensorInfo, StatsEvent
+from tocsin.output.timefmt import eve_timestamp
+
 
 def stats_tree(flat: dict[str, int]) -> dict[str, Any]:
     """`{"decoder.event.ipv4.trunc_pkt": 3}` → `{"decoder": {"event": {"ipv4": {...}}}}`.
@@ -24,3 +27,14 @@ def stats_tree(flat: dict[str, int]) -> dict[str, Any]:
             raise ValueError(f"stats name {name!r} is also a group")
         node[parts[-1]] = flat[name]
     return tree
+
+
+def stats_events(now: int, flat: dict[str, int], extra: dict[str, int]) -> list[Event]:
+    """What a stats point writes: the `stats` event (Suricata-named counters) and a `sensor`
+    event with the counters Suricata has no name for."""
+    ts = eve_timestamp(now)
+    info = SensorInfo(kind="counters", message="counters Suricata has no name for", counters=extra)
+    return [
+        StatsEvent(timestamp=ts, stats=stats_tree(flat)),
+        SensorEvent(timestamp=ts, sensor=info),
+    ]

@@ -39,6 +39,7 @@ def _count(
     lo: np.uint64,
     ver: int,
     nbytes: np.uint64,
+    nflows: np.uint64,
 ) -> None:
     mask = np.uint64(khi.shape[0] // _WAYS - 1)
     base = np.int64(_h(hi, lo) & mask) * _WAYS
@@ -49,11 +50,11 @@ def _count(
             klo[k] = lo
             kver[k] = ver
             vbytes[k] = nbytes
-            vflows[k] = 1
+            vflows[k] = nflows
             return
         if khi[k] == hi and klo[k] == lo and kver[k] == ver:
             vbytes[k] += nbytes
-            vflows[k] += 1
+            vflows[k] += nflows
             return
         if vbytes[k] < vbytes[low]:
             low = k
@@ -61,7 +62,7 @@ def _count(
     klo[low] = lo
     kver[low] = ver
     vbytes[low] += nbytes
-    vflows[low] += 1
+    vflows[low] += nflows
 
 
 @kernel
@@ -77,8 +78,27 @@ def _count_flows(
         f = flows[i]
         b = f["bytes_ts"] + f["bytes_tc"]
         v = np.int64(f["ipver"])
-        _count(khi, klo, kver, vbytes, vflows, f["src_hi"], f["src_lo"], v, b)
-        _count(khi, klo, kver, vbytes, vflows, f["dst_hi"], f["dst_lo"], v, b)
+        one = np.uint64(1)
+        _count(khi, klo, kver, vbytes, vflows, f["src_hi"], f["src_lo"], v, b, one)
+        _count(khi, klo, kver, vbytes, vflows, f["dst_hi"], f["dst_lo"], v, b, one)
+
+
+@kernel
+def _merge(
+    khi: np.ndarray,
+    klo: np.ndarray,
+    kver: np.ndarray,
+    vbytes: np.ndarray,
+    vflows: np.ndarray,
+    ohi: np.ndarray,
+    olo: np.ndarray,
+    over: np.ndarray,
+    obytes: np.ndarray,
+    oflows: np.ndarray,
+) -> None:
+    for k in range(over.shape[0]):
+        if over[k] != 0:
+            _count(khi, klo, kver, vbytes, vflows, ohi[k], olo[k], over[k], obytes[k], oflows[k])
 
 
 class TopTalkers:
@@ -93,6 +113,13 @@ class TopTalkers:
 
     def add(self, flows: npt.NDArray[np.void]) -> None:
         _count_flows(flows, self.khi, self.klo, self.kver, self.vbytes, self.vflows)
+
+    def merge(self, other: TopTalkers) -> None:
+        """Add another table's counts (a worker's) to this one's."""
+        _merge(
+            self.khi, self.klo, self.kver, self.vbytes, self.vflows,
+            other.khi, other.klo, other.kver, other.vbytes, other.vflows,
+        )  # fmt: skip
 
     def top(self, n: int = 10) -> list[tuple[str, int, int]]:
         """(address, bytes, flows) of the `n` hosts with the most bytes, busiest first."""

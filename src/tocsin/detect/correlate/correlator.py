@@ -90,6 +90,20 @@ class Correlator:
     def wants(self, event_type: str) -> bool:
         return event_type in self._by_type
 
+    def keeps(self, ev: Any) -> bool:
+        """Whether `events()` would show `ev` to a detector or let it move packet time: a
+        worker process sends the correlator only these (see `runtime.workers`)."""
+        plan = self._plan.get(_TAGS.get(type(ev)) or event_type(ev))
+        if plan is None:
+            return False
+        preds, _, gated = plan
+        if not gated:
+            return True
+        try:
+            return any(p(ev) for p in preds)
+        except Exception:  # a prefilter that cannot decide lets the event through
+            return True
+
     # -- feeding --------------------------------------------------------------------------
 
     def flows(self, batch: FlowBatch) -> list[AlertEvent]:

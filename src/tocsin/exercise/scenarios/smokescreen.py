@@ -35,6 +35,7 @@ class Smokescreen:
         "server hides a workstation's C2 beacon and its scans of the servers."
     )
     duration_s: float = _BEACON_S + 300.0
+    flood_syns: int = FLOOD_SYNS  # a bigger flood for the live flood test (5 M)
 
     def inject(self, w: World, t: float) -> float:
         site, tr, rng = w.site, w.trace, w.rng
@@ -42,13 +43,14 @@ class Smokescreen:
         p = self.name
         end = phish(w, t, victim, _BEACON_S, prefix=p)
         t0 = t + _BEACON_S / 2
-        flood_s = FLOOD_SYNS / RATE
+        syns = self.flood_syns
+        flood_s = syns / RATE
         discover(w, t0 + flood_s / 3, victim, prefix=p)
         target = site.one("dpi")
         mac = site.gateway.mac
         spoofed: dict[int, Host] = {}
-        ports = rng.choices(range(1024, 65536), k=FLOOD_SYNS)
-        nets = rng.choices(range(1, _SPOOF_SPAN), k=FLOOD_SYNS)
+        ports = rng.choices(range(1024, 65536), k=syns)
+        nets = rng.choices(range(1, _SPOOF_SPAN), k=syns)
         step = 1.0 / RATE
         t = t0
         for n, port in zip(nets, ports, strict=True):
@@ -61,7 +63,7 @@ class Smokescreen:
         w.step(
             f"{p}.syn_flood", "Spoofed SYN flood on the patient-record server (cover)", t0, t,
             ["198.18.0.0/15"], [target], "T1498.001", "TA0040", ["behaviour.flood"],
-            f"{target.ip}:443 receives {FLOOD_SYNS:,} SYNs in {flood_s:.0f} s from "
+            f"{target.ip}:443 receives {syns:,} SYNs in {flood_s:.0f} s from "
             f"{len(spoofed):,} spoofed addresses of 198.18.0.0/15; the sensor's flow table "
             "enters emergency mode.",
         )  # fmt: skip
