@@ -29,15 +29,8 @@ from tocsin.output.sink import EveSink
 from tocsin.runtime.analyze import AnalysisResult, _fill
 from tocsin.runtime.pipeline import Pipeline, PipelineConfig
 from tocsin.runtime.shed import ShedConfig, Shedder
-from tocsin.runtime.workers import (
-    Finished,
-    Job,
-    Merger,
-    finished,
-    serve,
-    spill_dir,
-    worker_pipeline,
-)
+from tocsin.runtime.worker import Finished, Job, finished, serve, spill_dir, worker_pipeline
+from tocsin.runtime.workers import Merger
 
 
 def run_live(
