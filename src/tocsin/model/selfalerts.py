@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tocsin.model.events import AlertEvent, AlertInfo
+
 SENSOR_GID = 9
 CATEGORY = "Sensor health"
 
@@ -45,3 +47,19 @@ SHED_APP_LAYER = SelfAlert(
     "TOCSIN SENSOR overloaded: web, mail and FTP traffic not parsed",
     2,
 )
+
+
+def alert_event(timestamp: str, sig: SelfAlert) -> AlertEvent:
+    """The EVE `alert` of a self-alert at `timestamp`."""
+    return AlertEvent(
+        timestamp=timestamp,
+        alert=AlertInfo(
+            action="allowed",
+            gid=SENSOR_GID,
+            signature_id=sig.signature_id,
+            rev=1,
+            signature=sig.signature,
+            category=CATEGORY,
+            severity=sig.severity,
+        ),
+    )

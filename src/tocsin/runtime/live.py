@@ -215,7 +215,7 @@ def _keep_up(pipeline: Pipeline, config: ShedConfig | None) -> Callable[[], None
     (see `runtime.shed`); nothing with `config` None."""
     if config is None:
         return lambda: None
-    pipeline.shed_config = config
+    pipeline.shedding.config = config
     shedder = Shedder(config)
     started: list[float] = []  # wall time of the first packet
 

@@ -39,7 +39,6 @@ from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.model import selfalerts
 from tocsin.model.events import (
     AlertEvent,
-    AlertInfo,
     AnomalyEvent,
     AnomalyInfo,
     SensorEvent,
@@ -53,7 +52,7 @@ from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
 from tocsin.runtime.correlate import CorrelatedWriter, arp_events, arp_rows
 from tocsin.runtime.shard import ShardWriter
-from tocsin.runtime.shed import LEVEL_NAMES, LOW_VALUE, SELF_ALERTS, WHAT, ShedConfig
+from tocsin.runtime.shed import LoadShed
 from tocsin.runtime.stats import stats_events
 from tocsin.runtime.talkers import TopTalkers
 
@@ -164,16 +163,7 @@ class Pipeline:
             self.out = CorrelatedWriter(writer, correlate)
         self._wants_arp = not isinstance(self.out, EveWriter) and self.out.wants_arp
         self.position = 0  # capture number of the last packet accounted
-        # load shedding (runtime.shed): the level, since when (packet time), time at each
-        self.shed_config = ShedConfig()
-        self.shed_level = 0
-        self._shed_since: list[int | None] = [None] * len(LEVEL_NAMES)
-        self._shed_us = [0] * len(LEVEL_NAMES)
-        self._shed_app_flows = 0
-        self._low_value = np.asarray(
-            [ALPROTO_NAMES.index(n) for n in LOW_VALUE if n in ALPROTO_NAMES], dtype=np.int64
-        )
-        self._app_want = self.flows.app_want.copy()
+        self.shedding = LoadShed(detect, self.flows.app_want)  # see runtime.shed
         self.talkers = TopTalkers()
         self.totals = RunTotals()
         self.decoder = Decoder(config.vxlan_port)
@@ -408,54 +398,12 @@ class Pipeline:
 
     def shed(self, level: int, now: int) -> None:
         """Shed load up to `level` (0: none; see `runtime.shed` for the order) from packet
-        time `now`: a self-alert and a `sensor` event for each level entered, a `sensor`
-        event for each level left."""
-        old = self.shed_level
-        if level == old:
-            return
-        det = self.detect
-        if det is not None:
-            det.bulk_after = self.shed_config.bulk_after if level >= 1 else None
-        want = self.flows.app_want
-        want[self._low_value] = 0 if level >= 2 else self._app_want[self._low_value]
-        for k in range(old + 1, level + 1):  # entered
-            self._shed_since[k] = now
-            self._self_alert(now, SELF_ALERTS[k - 1])
-            self._sensor_event(
-                now, "shedding", f"overloaded since {eve_timestamp(now)}: {WHAT[k - 1]}"
-            )
-        for k in range(old, level, -1):  # left
-            since = self._shed_since[k]
-            spent = now - since if since is not None else 0
-            self._shed_us[k] += spent
-            self._shed_since[k] = None
-            self._sensor_event(
-                now,
-                "shedding_over",
-                f"{LEVEL_NAMES[k]} shedding over after {spent / 1e6:.1f} s: inspected again",
-            )
-        self.shed_level = level
-
-    def _shed_counters(self, now: int) -> dict[str, int]:
-        out = {"shed.level": self.shed_level, "shed.app_layer_flows": self._shed_app_flows}
-        out["shed.payload_packets"] = self.detect.shed_packets if self.detect else 0
-        for k in range(1, len(LEVEL_NAMES)):
-            since = self._shed_since[k]
-            spent = self._shed_us[k] + (now - since if since is not None else 0)
-            out[f"shed.{LEVEL_NAMES[k]}_s"] = spent // 1_000_000
-        return out
-
-    def _sensor_event(self, now: int, kind: str, message: str) -> None:
-        self.out.event(
-            SensorEvent(
-                timestamp=eve_timestamp(now),
-                sensor=SensorInfo(kind=kind, message=message, counters=self._shed_counters(now)),
-            )
-        )
+        time `now`, saying so in the EVE output."""
+        for ev in self.shedding.set(level, now):
+            self.out.event(ev)
 
     def _count_app_flows(self, ended: npt.NDArray[np.void]) -> None:
-        if self.shed_level >= 2 and self._low_value.size:
-            self._shed_app_flows += int(np.isin(ended["app_proto"], self._low_value).sum())
+        self.shedding.count_ended(ended)
         if self.detect is not None:
             self.detect.flows_ended(ended["flow_id"])
         ap = ended["app_proto"]
@@ -605,20 +553,7 @@ class Pipeline:
             )
 
     def _self_alert(self, now: int, sig: selfalerts.SelfAlert) -> None:
-        self.out.event(
-            AlertEvent(
-                timestamp=eve_timestamp(now),
-                alert=AlertInfo(
-                    action="allowed",
-                    gid=selfalerts.SENSOR_GID,
-                    signature_id=sig.signature_id,
-                    rev=1,
-                    signature=sig.signature,
-                    category=selfalerts.CATEGORY,
-                    severity=sig.severity,
-                ),
-            )
-        )
+        self.out.event(selfalerts.alert_event(eve_timestamp(now), sig))
 
     def capture_error(self, message: str, file: str, now: int | None) -> None:
         """Log a capture problem (truncated file...) as a sensor event and a self-alert."""
@@ -696,7 +631,7 @@ class Pipeline:
         if self.correlate is not None:
             extra.update(self.correlate.counter_dict())
         flat["capture.errors"] = self.capture_errors
-        extra.update(self._shed_counters(self.totals.last_ts or 0))
+        extra.update(self.shedding.counters(self.totals.last_ts or 0))
         for stage, n in self.internal_errors.items():
             extra[f"tocsin.internal_errors.{stage}"] = n
         return flat, extra

@@ -23,8 +23,16 @@ what is not inspected and since when; leaving it writes a `sensor` event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from tocsin.applayer.protos import ALPROTO_NAMES
+from tocsin.detect.engine import DetectEngine
 from tocsin.model import selfalerts
+from tocsin.model.events import SensorEvent, SensorInfo
+from tocsin.output.timefmt import eve_timestamp
 
 # protocols whose parsing goes first under overload: bulk, and of little weight in a
 # hospital's threat picture next to the medical, identity and file-sharing protocols
@@ -64,3 +72,64 @@ class Shedder:
             level -= 1
         self.level = level
         return level
+
+
+class LoadShed:
+    """A pipeline's shedding: what is shed (`level`), since when, and what it cost. Acts on
+    the signature engine (`detect`) and the flow kernel's parser switches (`app_want`)."""
+
+    def __init__(self, detect: DetectEngine | None, app_want: npt.NDArray[np.uint8]) -> None:
+        self.config = ShedConfig()
+        self.level = 0
+        self.detect = detect
+        self.app_want = app_want
+        self._saved = app_want.copy()
+        self._low = np.asarray(
+            [ALPROTO_NAMES.index(n) for n in LOW_VALUE if n in ALPROTO_NAMES], dtype=np.int64
+        )
+        self._since: list[int | None] = [None] * len(LEVEL_NAMES)
+        self._spent_us = [0] * len(LEVEL_NAMES)
+        self._app_flows = 0
+
+    def set(self, level: int, now: int) -> list[Any]:
+        """Shed up to `level` from packet time `now`; the events to write: a self-alert and
+        a `shedding` event for each level entered, a `shedding_over` event for each left."""
+        old = self.level
+        if level == old:
+            return []
+        if self.detect is not None:
+            self.detect.bulk_after = self.config.bulk_after if level >= 1 else None
+        self.app_want[self._low] = 0 if level >= 2 else self._saved[self._low]
+        self.level = level
+        ts = eve_timestamp(now)
+        out: list[Any] = []
+        for k in range(old + 1, level + 1):  # entered
+            self._since[k] = now
+            out.append(selfalerts.alert_event(ts, SELF_ALERTS[k - 1]))
+            out.append(self._event(now, "shedding", f"overloaded since {ts}: {WHAT[k - 1]}"))
+        for k in range(old, level, -1):  # left
+            since = self._since[k]
+            spent = now - since if since is not None else 0
+            self._spent_us[k] += spent
+            self._since[k] = None
+            what = f"{LEVEL_NAMES[k]} shedding over after {spent / 1e6:.1f} s: inspected again"
+            out.append(self._event(now, "shedding_over", what))
+        return out
+
+    def count_ended(self, ended: npt.NDArray[np.void]) -> None:
+        """Flows that ended: those of low-value protocols while their parsing was shed."""
+        if self.level >= 2 and self._low.size:
+            self._app_flows += int(np.isin(ended["app_proto"], self._low).sum())
+
+    def counters(self, now: int) -> dict[str, int]:
+        out = {"shed.level": self.level, "shed.app_layer_flows": self._app_flows}
+        out["shed.payload_packets"] = self.detect.shed_packets if self.detect else 0
+        for k in range(1, len(LEVEL_NAMES)):
+            since = self._since[k]
+            spent = self._spent_us[k] + (now - since if since is not None else 0)
+            out[f"shed.{LEVEL_NAMES[k]}_s"] = spent // 1_000_000
+        return out
+
+    def _event(self, now: int, kind: str, message: str) -> SensorEvent:
+        info = SensorInfo(kind=kind, message=message, counters=self.counters(now))
+        return SensorEvent(timestamp=eve_timestamp(now), sensor=info)
