@@ -420,6 +420,8 @@ def analyze(
             "wall_s": round(result.wall_s, 4),
             "startup_s": round(result.startup_s, 4),
             "steady_pps": round(result.steady_pps, 1),
+            "workers": [{"packets": n, "cpu_s": round(c, 2)} for n, c in result.workers],
+            "main_cpu_s": round(result.main_cpu_s, 2),
             "counters": result.counters,
             "detect_timings_s": {k: round(v, 4) for k, v in result.detect_timings.items()},
             "rules_loaded": result.rules_loaded,

@@ -61,6 +61,9 @@ class AnalysisResult:
     detectors_loaded: int | None = None
     wall_s: float = 0.0
     startup_s: float = 0.0
+    # with --workers: each worker's packets and CPU seconds, and the main process's
+    workers: list[tuple[int, float]] = field(default_factory=list)
+    main_cpu_s: float = 0.0
     steady_pps: float = 0.0
 
 

@@ -17,6 +17,7 @@ import os
 import pickle
 import signal
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class Finished:
     skipped: dict[str, int] = field(default_factory=dict)  # reader skips (worker 0 only)
     detect_timings: dict[str, float] = field(default_factory=dict)
     top_alerts: list[tuple[int, int, str, int, int]] = field(default_factory=list)
+    cpu_s: float = 0.0  # the worker's CPU time (for the summary: how even the shares were)
 
 
 @dataclass(slots=True)
@@ -162,6 +164,7 @@ def finished(
         skipped=skipped or {},
         detect_timings=det.timings() if det is not None else {},
         top_alerts=det.top_alerts(n=1 << 30) if det is not None else [],
+        cpu_s=time.process_time(),
     )
 
 

@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -316,6 +317,8 @@ class Merger:
             skipped=done[0].skipped,
         )
         result.errors = done[0].errors
+        result.workers = [(f.packets, f.cpu_s) for f in done]
+        result.main_cpu_s = time.process_time()
         if self.job.detect is not None:
             timings: dict[str, float] = {}
             by_rule: dict[tuple[int, int, str, int], int] = {}
