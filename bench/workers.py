@@ -74,6 +74,7 @@ def main() -> None:
                     best[n] = m
                 summaries[n] = json.loads(summary.read_text())
                 eve.unlink(missing_ok=True)
+                summary.unlink(missing_ok=True)
         base = best[counts[0]].wall_s
         ref = summaries[counts[0]]
         for n in counts:
