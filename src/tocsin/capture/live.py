@@ -16,8 +16,8 @@ kernel's counters (packets seen, dropped because the ring was full, ring freezes
 last read; `totals` keeps their sums. Errors opening the interface raise `CaptureError`
 naming the interface and the reason (no such interface, not root).
 
-Not done here: other link types than Ethernet, and a compiled walk of the blocks (per
-packet Python today: about 1 µs).
+Blocks are walked by a compiled kernel (`read_block`): no Python per packet. Not done here:
+other link types than Ethernet.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from tocsin.capture.batch import LINKTYPE_ETHERNET, PacketBatch
 from tocsin.capture.bpf import BpfError, attach_filter, compile_filter
 from tocsin.capture.errors import CaptureError
+from tocsin.jit import inline_kernel, kernel
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
@@ -59,6 +61,81 @@ class RingStats:
     packets: int = 0  # seen by the kernel for this socket
     drops: int = 0  # dropped: the ring was full
     freezes: int = 0  # times the ring froze (every block owned by user space)
+
+
+_NO_VIEW: npt.NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+
+
+@inline_kernel
+def _u32(b: np.ndarray, o: int) -> int:
+    lo = np.int64(b[o]) | np.int64(b[o + 1]) << 8
+    return int(lo | np.int64(b[o + 2]) << 16 | np.int64(b[o + 3]) << 24)
+
+
+@inline_kernel
+def _copy(src: np.ndarray, a: int, dst: np.ndarray, b: int, n: int) -> None:
+    for j in range(n):
+        dst[b + j] = src[a + j]
+
+
+@kernel
+def _walk(
+    ring: np.ndarray,
+    at: int,
+    num: int,
+    data: np.ndarray,
+    caplen: np.ndarray,
+    wirelen: np.ndarray,
+    ts: np.ndarray,
+) -> int:
+    """Copy the `num` frames of a block from `at` into `data`, a VLAN tag the NIC stripped
+    put back after the MAC addresses; fill their lengths and times; returns bytes used."""
+    out = 0
+    for i in range(num):
+        nxt = _u32(ring, at)
+        snap = _u32(ring, at + 12)
+        length = _u32(ring, at + 16)
+        st = _u32(ring, at + 20)
+        src = at + int(np.int64(ring[at + 24]) | np.int64(ring[at + 25]) << 8)
+        if (st & TP_STATUS_VLAN_VALID) != 0 and snap >= 12:
+            tci = _u32(ring, at + 32)
+            tpid = int(np.int64(ring[at + 36]) | np.int64(ring[at + 37]) << 8)
+            if (st & TP_STATUS_VLAN_TPID_VALID) == 0 or tpid == 0:
+                tpid = 0x8100
+            _copy(ring, src, data, out, 12)
+            data[out + 12] = tpid >> 8
+            data[out + 13] = tpid & 0xFF
+            data[out + 14] = (tci >> 8) & 0xFF
+            data[out + 15] = tci & 0xFF
+            _copy(ring, src + 12, data, out + 16, snap - 12)
+            snap += 4
+            length += 4
+        else:
+            _copy(ring, src, data, out, snap)
+        caplen[i] = snap
+        wirelen[i] = length
+        ts[i] = _u32(ring, at + 4) * 1_000_000 + _u32(ring, at + 8) // 1000
+        out += snap
+        at += nxt
+    return out
+
+
+def read_block(ring: npt.NDArray[np.uint8], base: int, block_size: int) -> PacketBatch | None:
+    """The packets of the TPACKET_V3 block at `base` of `ring` (compiled walk: no Python per
+    packet), or None for an empty block."""
+    _, _, _, num, first, _ = _BLOCK.unpack_from(ring.data, base)
+    if num == 0:
+        return None
+    data = np.empty(block_size + 4 * num, dtype=np.uint8)
+    caplen = np.empty(num, np.uint32)
+    wirelen = np.empty(num, np.uint32)
+    ts = np.empty(num, np.int64)
+    used = _walk(ring, base + first, num, data, caplen, wirelen, ts)
+    offset = np.zeros(num, np.int64)
+    np.cumsum(caplen[:-1], out=offset[1:])
+    return PacketBatch(
+        data[:used], offset, caplen, wirelen, ts, np.full(num, LINKTYPE_ETHERNET, np.uint16)
+    )
 
 
 class LiveCapture:
@@ -102,6 +179,7 @@ class LiveCapture:
         s.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
         self.ring = mmap.mmap(s.fileno(), self.block_size * self.block_nr, mmap.MAP_SHARED,
                               mmap.PROT_READ | mmap.PROT_WRITE)  # fmt: skip
+        self._view = np.frombuffer(self.ring, dtype=np.uint8)  # for the compiled walk
         s.bind((iface, ETH_P_ALL))
         index = socket.if_nametoindex(iface)
         if promisc:
@@ -134,34 +212,7 @@ class LiveCapture:
                 yield batch
 
     def _read_block(self, base: int) -> PacketBatch | None:
-        ring = self.ring
-        _, _, _, num, first, _ = _BLOCK.unpack_from(ring, base)
-        if num == 0:
-            return None
-        parts: list[bytes] = []
-        caplen = np.empty(num, np.uint32)
-        wirelen = np.empty(num, np.uint32)
-        ts = np.empty(num, np.int64)
-        at = base + first
-        for i in range(num):
-            nxt, sec, nsec, snap, length, st, mac, _, _, tci, tpid = _PKT.unpack_from(ring, at)
-            frame = ring[at + mac : at + mac + snap]
-            if st & TP_STATUS_VLAN_VALID and len(frame) >= 12:  # the NIC stripped the tag
-                tpid = tpid if st & TP_STATUS_VLAN_TPID_VALID and tpid else 0x8100
-                frame = frame[:12] + struct.pack("!HH", tpid, tci & 0xFFFF) + frame[12:]
-                snap += 4
-                length += 4
-            parts.append(frame)
-            caplen[i] = snap
-            wirelen[i] = length
-            ts[i] = sec * 1_000_000 + nsec // 1000
-            at += nxt
-        data = np.frombuffer(b"".join(parts), dtype=np.uint8)
-        offset = np.zeros(num, np.int64)
-        np.cumsum(caplen[:-1], out=offset[1:])
-        return PacketBatch(
-            data, offset, caplen, wirelen, ts, np.full(num, LINKTYPE_ETHERNET, np.uint16)
-        )
+        return read_block(self._view, base, self.block_size)
 
     def stats(self) -> RingStats:
         """The kernel's counters since the last call (reading them resets them)."""
@@ -173,6 +224,7 @@ class LiveCapture:
         return RingStats(packets, drops, freezes)
 
     def close(self) -> None:
+        self._view = _NO_VIEW  # the mmap cannot close while a view of it exists
         try:
             self.ring.close()
         finally:
