@@ -88,6 +88,16 @@ def _flows(eve: Path) -> tuple[Counter[tuple[object, ...]], Counter[str]]:
     return flows, events
 
 
+def _analyzed(tmp_path: Path) -> tuple[Counter[tuple[object, ...]], Counter[str]]:
+    """What `tocsin analyze` finds in the sample file: its flows and events by type."""
+    ref = tmp_path / "file.json"
+    subprocess.run(
+        [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],
+        check=True,
+    )
+    return _flows(ref)
+
+
 def _watch(veth: tuple[str, str], eve: Path, summary: Path, *extra: str) -> int:
     """Run the sensor on the namespace's end while the sample is sent into the other end;
     returns the frames sent."""
@@ -118,13 +128,8 @@ def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
     directions of a flow to the same one, and the main process writes all of it."""
     eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
     sent = _watch(veth, eve, summary, "--workers", workers)
-    ref = tmp_path / "file.json"
-    subprocess.run(
-        [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],
-        check=True,
-    )
     live_flows, live_events = _flows(eve)
-    file_flows, file_events = _flows(ref)
+    file_flows, file_events = _analyzed(tmp_path)
     assert live_flows == file_flows
     for t in ("http", "dns", "tls", "alert"):
         assert live_events[t] == file_events[t], t
@@ -139,13 +144,8 @@ def test_a_capture_sent_into_the_interface_gives_what_analyze_finds(
 def test_a_bpf_filter_keeps_what_it_accepts_only(veth: tuple[str, str], tmp_path: Path) -> None:
     eve, summary = tmp_path / "live.json", tmp_path / "summary.json"
     _watch(veth, eve, summary, "--bpf", "not tcp port 55083")
-    ref = tmp_path / "file.json"
-    subprocess.run(
-        [TOCSIN, "analyze", str(SAMPLE), "--eve", str(ref), "--no-progress", "--quiet"],
-        check=True,
-    )
     live_flows, live_events = _flows(eve)
-    file_flows, file_events = _flows(ref)
+    file_flows, file_events = _analyzed(tmp_path)
     kept = Counter({k: n for k, n in file_flows.items() if 55083 not in (k[1], k[3])})
     assert live_flows == kept and sum(kept.values()) == sum(file_flows.values()) - 1
     assert 0 < live_events["http"] < file_events["http"]

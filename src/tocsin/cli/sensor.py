@@ -101,7 +101,7 @@ def sensor(
         _error(f"--workers must be between 1 and 64 (got {workers})")
         raise typer.Exit(2)
     if flow_cap < 16 * workers:
-        _error(f"--flow-cap must be at least 16 per worker (got {flow_cap})")
+        _error(f"--flow-cap must be at least 16 per worker (got {flow_cap} for {workers})")
         raise typer.Exit(2)
     config = PipelineConfig(flow=FlowConfig(cap=flow_cap // workers))
     detect = _load_rules(err, rules, None, None, None, True, quiet) if rules else None

@@ -86,13 +86,6 @@ def analyze(
     pipeline = Pipeline(config, sink, registry, detect, correlate)
     t_first: float | None = None
     first_packets = 0
-    errors_seen = 0
-
-    def log_new_capture_errors() -> None:
-        nonlocal errors_seen
-        for err in captures.errors[errors_seen:]:
-            pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
-        errors_seen = len(captures.errors)
 
     with captures:
         for batch in captures.batches():
@@ -100,7 +93,7 @@ def analyze(
             if t_first is None:
                 t_first = monotonic()
                 first_packets = pipeline.packets
-            log_new_capture_errors()
+            pipeline.capture_errors_met(captures.errors)
             if progress is not None:
                 progress(
                     Progress(
@@ -110,7 +103,7 @@ def analyze(
                         str(captures.current_file or ""),
                     )
                 )
-        log_new_capture_errors()
+        pipeline.capture_errors_met(captures.errors)
         pipeline.finish()
         skipped = captures.skipped_packets
         result.errors = [str(e) for e in captures.errors]

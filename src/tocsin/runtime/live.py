@@ -50,7 +50,6 @@ def run_live(
     sink = EveSink(eve_path)
     pipeline = Pipeline(config, sink, registry, detect, correlate)
     result = AnalysisResult(files=[f"iface:{capture.iface}"])
-    counters = pipeline.capture_counters
 
     def done() -> bool:
         if stop():
@@ -59,21 +58,15 @@ def run_live(
             return True
         return max_packets is not None and pipeline.packets >= max_packets
 
-    def read_stats() -> None:
-        capture.stats()
-        counters["capture.kernel_packets"] = capture.totals.packets
-        counters["capture.kernel_drops"] = capture.totals.drops
-        counters["capture.kernel_ifdrops"] = capture.totals.freezes
-
     keep_up = _keep_up(pipeline, shed)
     while not done():
         for batch in capture.batches(timeout_s=0.2):
-            read_stats()
+            _read_kernel_counters(capture, pipeline)
             pipeline.process(batch)
             keep_up()
             if done():
                 break
-    read_stats()
+    _read_kernel_counters(capture, pipeline)
     pipeline.finish()
     sink.close()
     _fill(result, pipeline, sink, {})
@@ -139,8 +132,7 @@ def run_live_sharded(
             return True
         return max_packets is not None and packets >= max_packets
 
-    merger = Merger(job, sink, procs, [q], None)
-    merger.aligned = False
+    merger = Merger(job, sink, procs, [q], None, aligned=False)
     try:
         opened = 0
         while opened < workers:  # a worker that fails to open its ring says why in q
@@ -179,7 +171,6 @@ def _live_worker(
 ) -> Finished:
     pipeline, out = worker_pipeline(job, k, send)
     keep_up = _keep_up(pipeline, shed)
-    counters = pipeline.capture_counters
     with LiveCapture(
         source.iface,
         ring_mb=source.ring_mb,
@@ -189,25 +180,29 @@ def _live_worker(
     ) as capture:
         ready.release()
 
-        def read_stats() -> None:
-            capture.stats()
-            counters["capture.kernel_packets"] = capture.totals.packets
-            counters["capture.kernel_drops"] = capture.totals.drops
-            counters["capture.kernel_ifdrops"] = capture.totals.freezes
-
         while not halt.is_set():
             for batch in capture.batches(timeout_s=0.2):
-                read_stats()
+                _read_kernel_counters(capture, pipeline)
                 pipeline.process(batch)
                 keep_up()
                 out.ship()
                 if halt.is_set():
                     break
             out.ship(always=True)  # how many packets so far (for --count)
-        read_stats()
+        _read_kernel_counters(capture, pipeline)
         out.ending = True
         pipeline.finish()
     return finished(k, pipeline, out)
+
+
+def _read_kernel_counters(capture: LiveCapture, pipeline: Pipeline) -> None:
+    """The kernel's counters into the pipeline's, Suricata's names (ring freezes as
+    `capture.kernel_ifdrops`)."""
+    capture.stats()
+    counters = pipeline.capture_counters
+    counters["capture.kernel_packets"] = capture.totals.packets
+    counters["capture.kernel_drops"] = capture.totals.drops
+    counters["capture.kernel_ifdrops"] = capture.totals.freezes
 
 
 def _keep_up(pipeline: Pipeline, config: ShedConfig | None) -> Callable[[], None]:

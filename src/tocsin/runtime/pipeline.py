@@ -10,7 +10,7 @@ timestamps, so the same capture gives byte-identical EVE output every time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from tocsin.applayer.protos import ALPROTO_NAMES, ALPROTO_UNKNOWN
 from tocsin.applayer.registry import Registry, builtin
 from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
+from tocsin.capture.errors import CaptureError
 from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.decoder import Decoder
 from tocsin.decode.defrag import Defragmenter
@@ -555,17 +556,15 @@ class Pipeline:
     def _self_alert(self, now: int, sig: selfalerts.SelfAlert) -> None:
         self.out.event(selfalerts.alert_event(eve_timestamp(now), sig))
 
-    def capture_error(self, message: str, file: str, now: int | None) -> None:
-        """Log a capture problem (truncated file...) as a sensor event and a self-alert."""
-        self.capture_errors += 1
-        ts = now if now is not None else (self.totals.last_ts or 0)
-        self.out.event(
-            SensorEvent(
-                timestamp=eve_timestamp(ts),
-                sensor=SensorInfo(kind="capture_error", message=message, file=file),
-            )
-        )
-        self._self_alert(ts, selfalerts.CAPTURE_ERROR)
+    def capture_errors_met(self, errors: Sequence[CaptureError]) -> None:
+        """Log the capture problems of `errors` (a reader's list, which only grows: those
+        past the ones logged already) as a sensor event and a self-alert each."""
+        for err in errors[self.capture_errors :]:
+            self.capture_errors += 1
+            ts = self.totals.last_ts or 0
+            info = SensorInfo(kind="capture_error", message=err.problem, file=str(err.path))
+            self.out.event(SensorEvent(timestamp=eve_timestamp(ts), sensor=info))
+            self._self_alert(ts, selfalerts.CAPTURE_ERROR)
 
     # -- end of run ------------------------------------------------------------------------
 

@@ -173,7 +173,6 @@ def run_file_worker(job: Job, k: int, send: Callable[[Any], None]) -> Finished:
     splitter = Decoder(job.config.vxlan_port)  # decodes whole batches to share them out
     pk = new_packets(0)
     base = 0  # capture packets read before this batch
-    errors_seen = 0
     idle = 0  # stretches since the last shipment
     with open_capture(job.paths, batch_packets=job.batch_packets) as captures:
         for batch in captures.batches():
@@ -194,15 +193,12 @@ def run_file_worker(job: Job, k: int, send: Callable[[Any], None]) -> Finished:
                 at = end
             base += batch.n
             if k == 0:  # every worker reads the same file: one of them reports its problems
-                for err in captures.errors[errors_seen:]:
-                    pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
-                errors_seen = len(captures.errors)
+                pipeline.capture_errors_met(captures.errors)
             pipeline.position = base
             out.bytes_read, out.bytes_total = captures.bytes_read, captures.bytes_total
             out.ship(always=True)
         if k == 0:
-            for err in captures.errors[errors_seen:]:
-                pipeline.capture_error(err.problem, str(err.path), pipeline.totals.last_ts)
+            pipeline.capture_errors_met(captures.errors)
         out.ending = True
         pipeline.finish()
         errors = [str(e) for e in captures.errors] if k == 0 else []

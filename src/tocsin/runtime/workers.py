@@ -95,8 +95,7 @@ def analyze_sharded(
     ]
     for p in procs:
         p.start()
-    merger = Merger(job, sink, procs, queues, progress)
-    merger.credits = credits
+    merger = Merger(job, sink, procs, queues, progress, credits=credits)
     try:
         t_first = merger.run()
     finally:
@@ -129,7 +128,13 @@ class Merger:
         procs: Sequence[BaseProcess],
         queues: list[mp.Queue[bytes]],
         progress: Callable[[Progress], None] | None,
+        *,
+        credits: Sequence[Any] | None = None,
+        aligned: bool = True,
     ) -> None:
+        """`credits`: each worker's megabytes in flight (see `worker.serve`), given back as
+        its messages are taken; `aligned`: the workers share the capture's clock (one stats
+        event per point, once all reached it), false on a live interface."""
         self.job = job
         self.sink = sink
         self.procs = procs
@@ -138,12 +143,11 @@ class Merger:
         self.corr = job.correlate
         self.out = EveWriter(sink, FlowFormatter(job.config.community_id_seed), threaded=False)
         self.finished: dict[int, Finished] = {}
-        # a capture's workers share its clock: one stats event per point, once all reached it
-        self.aligned = True
+        self.aligned = aligned
+        self.credits = credits
         self._points: dict[int, dict[int, tuple[Counters, Counters]]] = {}
         self._latest: dict[int, tuple[Counters, Counters]] = {}
         self._fds: dict[int, dict[int, int]] = {}  # worker -> spill segment -> fd
-        self.credits: list[Any] | None = None  # a worker's MB in flight (see `serve`)
 
     def _recv(self, k: int) -> Shipment | Finished:
         while True:
