@@ -9,6 +9,7 @@ from tocsin.cli import analyze as analyze_cmd
 from tocsin.cli import detectors as detectors_cmd
 from tocsin.cli import eval as eval_cmd
 from tocsin.cli import exercise as exercise_cmd
+from tocsin.cli import hub as hub_cmd
 from tocsin.cli import rules as rules_cmd
 from tocsin.cli import rules_test as rules_test_cmd
 from tocsin.cli import schema as schema_cmd
@@ -51,6 +52,7 @@ rules_cmd.rules_app.command("test")(rules_test_cmd.test)
 app.add_typer(rules_cmd.rules_app, name="rules")
 app.add_typer(detectors_cmd.detectors_app, name="detectors")
 app.add_typer(exercise_cmd.exercise_app, name="exercise")
+app.add_typer(hub_cmd.hub_app, name="hub")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""`tocsin sensor --iface IF`: watch a network interface live."""
+"""`tocsin sensor`: watch a network interface live, or (with `--hub`) push to the hub what it
+sees, what captures hold (`--read`), or what another probe logs (`--eve-file`, `--zeek-dir`)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from tocsin.runtime.workers import WorkerError
 
 
 def sensor(
-    iface: str = typer.Option(
-        ...,
+    iface: str | None = typer.Option(
+        None,
         "--iface",
         "-i",
         help="The interface to watch (a SPAN/TAP port, no IP address).",
@@ -91,12 +92,88 @@ def sensor(
         "but one.",
         metavar="<n>",
     ),
+    read: list[Path] = typer.Option(
+        [],
+        "--read",
+        help="With --hub: analyse these captures (files or directories) and push "
+        "the events (backfill); exits once the hub has them all.",
+        metavar="<capture>",
+    ),
+    eve_file: Path | None = typer.Option(
+        None,
+        "--eve-file",
+        help="With --hub: follow this EVE file of a Suricata-based probe "
+        "(rotation included) and push it.",
+        metavar="<path>",
+    ),
+    zeek_dir: Path | None = typer.Option(
+        None,
+        "--zeek-dir",
+        help="With --hub: follow the Zeek logs here (conn, dns, http, ssl, "
+        "files, notice, weird; JSON or TSV), map them to EVE and push them.",
+        metavar="<dir>",
+    ),
+    hub: str | None = typer.Option(
+        None,
+        "--hub",
+        help="Push to this hub (https://HOST:PORT) through a durable outbox "
+        "(HTTPS_PROXY honoured).",
+        metavar="<url>",
+    ),
+    site: str | None = typer.Option(None, "--site", help="This sensor's site (with --hub)."),
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        help="This sensor's token (from `tocsin hub sensor add`).",
+        metavar="<path>",
+    ),
+    ca: Path | None = typer.Option(
+        None,
+        "--ca",
+        help="The hub's CA certificate (default: the system's trust store).",
+        metavar="<path>",
+    ),
+    home: Path | None = typer.Option(
+        None,
+        "--home",
+        envvar="TOCSIN_HOME",
+        help="Data directory for the outbox (default ~/.tocsin).",
+        metavar="<dir>",
+    ),
+    outbox_mb: int = typer.Option(
+        1024,
+        "--outbox-mb",
+        help="Most MB of events the outbox holds; past it flows are shed "
+        "first, then protocol events, alerts last, each counted and reported to the hub.",
+    ),
+    heartbeat_s: float = typer.Option(
+        10.0, "--heartbeat-s", help="Seconds between two heartbeats to the hub."
+    ),
 ) -> None:
     """Watch a live interface (AF_PACKET, TPACKET_V3 ring; needs root) through the whole
     pipeline until Ctrl-C, SIGTERM, --duration or --count; kernel ring drops are counted in
     every stats event (capture.kernel_drops) and in the summary. Recommended set-up: the
     interface carries no IP address (ip addr flush dev IF; ip link set IF up)."""  # fmt: skip
     err = Console(stderr=True)
+    sources = [x for x in (iface, read or None, eve_file, zeek_dir) if x]
+    if len(sources) != 1:
+        _error("give one source: --iface, --read, --eve-file or --zeek-dir")
+        raise typer.Exit(2)
+    if (read or eve_file or zeek_dir) and hub is None:
+        _error("--read, --eve-file and --zeek-dir push to a hub: add --hub, --site, --token-file")
+        raise typer.Exit(2)
+    if hub is not None:
+        if iface is not None:
+            _error("--iface with --hub is not built yet: run `tocsin sensor --iface` to an EVE "
+                   "file and `tocsin sensor --eve-file` on it")  # fmt: skip
+            raise typer.Exit(2)
+        if site is None or token_file is None:
+            _error("--hub needs --site and --token-file")
+            raise typer.Exit(2)
+        _uplinked(hub, site, token_file, ca, home, outbox_mb, heartbeat_s, read, eve_file,
+                  zeek_dir, duration, rules, detectors, flow_cap, quiet)  # fmt: skip
+        return
+    assert iface is not None
     if not 1 <= workers <= 64:
         _error(f"--workers must be between 1 and 64 (got {workers})")
         raise typer.Exit(2)
@@ -159,3 +236,33 @@ def sensor(
             "detector_alerts": result.detector_alerts,
         }
         summary_json.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _uplinked(
+    hub: str, site: str, token_file: Path, ca: Path | None, home: Path | None, outbox_mb: int,
+    heartbeat_s: float, read: list[Path], eve_file: Path | None, zeek_dir: Path | None,
+    duration: float | None, rules: list[Path], detectors: bool, flow_cap: int, quiet: bool,
+) -> None:  # fmt: skip
+    from tocsin.cli.uplink import HubLink, backfill, follow_eve, follow_zeek
+
+    link = HubLink(hub, site, token_file, ca, home, outbox_mb, heartbeat_s)
+    if eve_file is not None:
+        follow_eve(link, eve_file, duration)
+    elif zeek_dir is not None:
+        follow_zeek(link, zeek_dir, duration)
+    else:
+        from tocsin.runtime.analyze import analyze as run_analysis
+
+        err = Console(stderr=True)
+        detect = _load_rules(err, rules, None, None, None, True, quiet) if rules else None
+        correlate = _load_correlator(None, "", None) if detectors else None
+        config = PipelineConfig(flow=FlowConfig(cap=flow_cap))
+
+        def analyse(captures: list[Path], eve: Path) -> object:
+            try:
+                return run_analysis(captures, eve, config, detect=detect, correlate=correlate)
+            except (CaptureError, EveSinkError) as e:
+                _error(str(e))
+                raise typer.Exit(2) from None
+
+        backfill(link, read, analyse)

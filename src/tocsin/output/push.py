@@ -1,0 +1,172 @@
+"""The outbox's courier: batches to the hub over HTTPS, heartbeats, back-off when it is away.
+
+`Pusher.run(stop, drained)` loops until `stop` is set or, once `drained()` says no more lines
+will come, the outbox is empty. Each batch (msgpack, zstd) is forgotten only after the hub
+answered 200 — at-least-once; the hub folds repeats by event id. Network errors and 5xx answers
+are retried with exponential back-off and full jitter (0.5 s doubling to 60 s); HTTPS_PROXY /
+NO_PROXY from the environment are honoured. 401/403 (a revoked token, another site) and 400
+stop the courier with `PushError`: retrying cannot help, and the lines stay in the outbox.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import zstandard
+
+from tocsin import __version__
+from tocsin.hub.rows import Batch, Heartbeat
+from tocsin.output.outbox import Outbox
+
+
+class PushError(Exception):
+    """The hub refused the sensor for good (names the hub's reason)."""
+
+
+def tls_context(ca: Path | None) -> ssl.SSLContext:
+    """Verify the hub against `ca` (the hub's own CA file) or the system's trust store."""
+    ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+    return ctx
+
+
+class Pusher:
+    """Sends `outbox` to the hub at `url` as sensor of `site` with `token`. `health()` gives
+    the heartbeat's sensor fields (packets, drops, live, emergency...)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        url: str,
+        site: str,
+        token: str,
+        *,
+        ca: Path | None = None,
+        source: str = "pcap",
+        health: Callable[[], dict[str, Any]] | None = None,
+        heartbeat_s: float = 10.0,
+        batch_events: int = 5000,
+        log: Callable[[str], None] = lambda msg: None,
+    ) -> None:
+        self.outbox = outbox
+        self.site = site
+        self.source = source
+        self.health = health or dict
+        self.heartbeat_s = heartbeat_s
+        self.batch_events = batch_events
+        self.log = log
+        self.failures = 0
+        self.delivered = 0
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"),
+            verify=tls_context(ca),
+            trust_env=True,
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )
+        self._zstd = zstandard.ZstdCompressor(level=3)
+        self._encode = msgspec.msgpack.Encoder()
+        self._next_beat = 0.0
+        self._rejected = 0
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        """POST; returns the JSON answer. Raises `PushError` (final) or `httpx` errors
+        (transient) — a 5xx is turned into `httpx.HTTPStatusError`."""
+        r = self._client.post(path, content=body, headers=headers)
+        if r.status_code in (400, 401, 403, 404, 413, 415):
+            try:
+                why = r.json().get("detail", r.text)
+            except ValueError:
+                why = r.text
+            raise PushError(f"hub refused {path} ({r.status_code}): {why}")
+        r.raise_for_status()
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    def beat(self) -> None:
+        depth, size = self.outbox.depth()
+        counts = self.outbox.counts()
+        fields = self.health()
+        hb = Heartbeat(
+            site=self.site,
+            at=time.time(),
+            version=__version__,
+            source=self.source,
+            outbox_events=depth,
+            outbox_bytes=size,
+            sent=counts["sent"],
+            shed=counts["shed"],
+            queued=counts["queued"],
+            rejected=sum(counts["rejected"].values()),
+            **fields,
+        )
+        self._post(
+            "/api/v1/heartbeat", msgspec.json.encode(hb), {"Content-Type": "application/json"}
+        )
+
+    def send_one(self) -> int:
+        """Send the next batch; returns its size (0: the outbox is empty)."""
+        batch = self.outbox.take(self.batch_events)
+        if not batch:
+            return 0
+        body = self._zstd.compress(
+            self._encode.encode(
+                Batch(self.site, self.outbox.epoch, [(s, line) for s, _, line in batch])
+            )
+        )
+        answer = self._post(
+            "/api/v1/batches",
+            body,
+            {"Content-Type": "application/x-tocsin-batch", "Content-Encoding": "zstd"},
+        )
+        rejected = int(answer.get("rejected", 0))
+        if rejected:
+            self.log(f"hub rejected {rejected} lines: {answer.get('reasons', [])[:1]}")
+        self.outbox.ack(batch, rejected)
+        self.delivered += len(batch)
+        return len(batch)
+
+    def run(self, stop: threading.Event, drained: Callable[[], bool] = lambda: False) -> None:
+        """Push until `stop`, or until `drained()` and the outbox is empty (then one last
+        heartbeat). Raises `PushError` when the hub refuses the sensor."""
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= self._next_beat:
+                    self.beat()
+                    self._next_beat = time.monotonic() + self.heartbeat_s
+                done = drained()  # read before taking: lines fed meanwhile are still sent
+                if self.send_one() == 0:
+                    if done:
+                        self.beat()
+                        return
+                    stop.wait(0.2)
+                if self.failures:
+                    self.log(f"hub reachable again after {self.failures} failed attempts")
+                    self.failures = 0
+            except (httpx.HTTPError, OSError, ValueError) as err:
+                self.failures += 1
+                delay = random.uniform(0, min(60.0, 0.5 * 2 ** min(self.failures, 10)))
+                if self.failures in (1, 5) or self.failures % 20 == 0:
+                    depth, _ = self.outbox.depth()
+                    self.log(
+                        f"hub unreachable ({_reason(err)}); {depth} events kept in the outbox,"
+                        f" retrying (attempt {self.failures})"
+                    )
+                stop.wait(delay)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, httpx.HTTPStatusError):
+        return f"HTTP {err.response.status_code}"
+    text = str(err) or type(err).__name__
+    return text.splitlines()[0][:200]
