@@ -106,9 +106,7 @@ class Store:
             with self._tx() as cur:
                 if self.dialect:
                     cur.execute("SELECT pg_advisory_xact_lock(7261001)")
-                cur.execute(
-                    self._sql("SELECT 1 FROM schema_version WHERE version = ?"), (version,)
-                )
+                cur.execute(self._sql("SELECT 1 FROM schema_version WHERE version = ?"), (version,))
                 if cur.fetchall():
                     continue
                 for statement in postgres if self.dialect else sqlite:
