@@ -40,7 +40,7 @@ def tocsin(
 class Hub:
     """A hub in `home` serving on a free port (`url`)."""
 
-    def __init__(self, home: Path, store: str | None = None) -> None:
+    def __init__(self, home: Path, store: str | None = None, names: tuple[str, ...] = ()) -> None:
         self.home = home
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
@@ -59,6 +59,10 @@ class Hub:
         ]
         if store:
             args += ["--store", store]
+        if names:  # reached from elsewhere too: listen on every address
+            args[args.index("--listen") + 1] = f"0.0.0.0:{self.port}"
+            for name in ("127.0.0.1", *names):
+                args += ["--name", name]
         tocsin(*args)
         self.ca = home / "hub" / "tls" / "ca.pem"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -10,7 +10,14 @@ from pathlib import Path
 import typer
 
 from tocsin.cli.analyze import _error
-from tocsin.hub.home import HomeError, HubSettings, hub_dir, load_settings, save_settings
+from tocsin.hub.home import (
+    HomeError,
+    HubSettings,
+    archive_dir,
+    hub_dir,
+    load_settings,
+    save_settings,
+)
 from tocsin.hub.secrets import hash_password, new_token, token_hash
 from tocsin.hub.store import Store, StoreError, open_store
 
@@ -219,7 +226,7 @@ def serve(
             publish = publisher(bus)
         except BusError as err:
             raise _fail(str(err)) from None
-    app = make_app(store, settings, publish)
+    app = make_app(store, settings, publish, archive_dir(home))
     typer.echo(f"hub listening on https://{host}:{port} (store {store.name})", err=True)
     uvicorn.run(
         app,
@@ -242,7 +249,7 @@ def stats(
     from tocsin.hub.app import hub_stats
 
     _, store = _store(home)
-    report = hub_stats(store)
+    report = hub_stats(store, archive_dir(home))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -297,3 +304,58 @@ def worker(
         work(store, bus, stop, ack_wait=ack_wait)
     except BusError as err:
         raise _fail(str(err)) from None
+
+
+@hub_app.command("archive")
+def archive_cmd(
+    home: Path | None = HOME,
+    older_than_h: float | None = typer.Option(
+        None,
+        "--older-than-h",
+        help="Move metadata received more than this many hours ago "
+        "(default: hub.json's archive_after_s, two days).",
+    ),
+    retention_days: int | None = typer.Option(
+        None,
+        "--retention-days",
+        help="Delete archive days older than this (default: hub.json's retention_days, 365).",
+    ),
+) -> None:
+    """Move flows and protocol events from the store to the Parquet archive (by site and
+    day) and expire old days; alerts stay in the store. `hub serve` does it every hour."""
+    from tocsin.hub.archive import archive, expire
+
+    settings, store = _store(home)
+    after = settings.archive_after_s if older_than_h is None else older_than_h * 3600.0
+    keep = settings.retention_days if retention_days is None else retention_days
+    root = archive_dir(home)
+    moved = archive(store, root, after)
+    gone = expire(root, keep)
+    typer.echo(f"{moved} events archived to {root}; {gone} day partitions past {keep} days deleted")
+
+
+@hub_app.command("query")
+def query_cmd(
+    sql: str = typer.Argument(
+        ...,
+        help="SQL over the view `metadata` (site, day, sensor_id, "
+        "event_type, ts, src_ip, dest_ip, event).",
+    ),
+    home: Path | None = HOME,
+) -> None:
+    """Query the metadata archive with DuckDB, e.g. "SELECT site, count(*) FROM metadata
+    WHERE event_type = 'dns' AND event LIKE '%evil.example%' GROUP BY site"."""
+    import duckdb
+
+    from tocsin.hub.archive import query
+
+    hub_dir_ = hub_dir(home)
+    if not (hub_dir_ / "hub.json").exists():
+        raise _fail(f"{hub_dir_}: no hub here (tocsin hub init --home {hub_dir_.parent})")
+    try:
+        names, rows = query(archive_dir(home), sql)
+    except duckdb.Error as err:
+        raise _fail(f"query: {str(err).splitlines()[0]}") from None
+    typer.echo("\t".join(names))
+    for row in rows:
+        typer.echo("\t".join("" if v is None else str(v) for v in row))

@@ -8,6 +8,7 @@ import os
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from tocsin.cli.analyze import _error, _load_correlator, _load_rules
 from tocsin.cli.summary import render_summary
 from tocsin.flow.table import FlowConfig
 from tocsin.output.sink import EveSinkError
+from tocsin.runtime.analyze import AnalysisResult
 from tocsin.runtime.live import LiveSource, run_live, run_live_sharded
 from tocsin.runtime.pipeline import PipelineConfig
 from tocsin.runtime.shed import ShedConfig
@@ -163,16 +165,13 @@ def sensor(
         _error("--read, --eve-file and --zeek-dir push to a hub: add --hub, --site, --token-file")
         raise typer.Exit(2)
     if hub is not None:
-        if iface is not None:
-            _error("--iface with --hub is not built yet: run `tocsin sensor --iface` to an EVE "
-                   "file and `tocsin sensor --eve-file` on it")  # fmt: skip
-            raise typer.Exit(2)
         if site is None or token_file is None:
             _error("--hub needs --site and --token-file")
             raise typer.Exit(2)
-        _uplinked(hub, site, token_file, ca, home, outbox_mb, heartbeat_s, read, eve_file,
-                  zeek_dir, duration, rules, detectors, flow_cap, quiet)  # fmt: skip
-        return
+        if iface is None:
+            _uplinked(hub, site, token_file, ca, home, outbox_mb, heartbeat_s, read, eve_file,
+                      zeek_dir, duration, rules, detectors, flow_cap, quiet)  # fmt: skip
+            return
     assert iface is not None
     if not 1 <= workers <= 64:
         _error(f"--workers must be between 1 and 64 (got {workers})")
@@ -191,38 +190,50 @@ def sensor(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    try:
-        if workers == 1:
-            with LiveCapture(
-                iface, ring_mb=ring_mb, promisc=promisc, fanout_group=fanout_group, bpf=bpf
-            ) as cap:
-                if not quiet:
-                    err.print(f"watching {iface} (Ctrl-C to stop)", highlight=False)
-                result = run_live(
-                    cap, eve, config, duration_s=duration, max_packets=count,
-                    stop=lambda: stopping, detect=detect, correlate=correlate,
-                    shed=ShedConfig() if shed else None,
+
+    def watch(eve_path: Path, health: dict[str, Any] | None) -> AnalysisResult:
+        try:
+            if workers == 1:
+                with LiveCapture(
+                    iface, ring_mb=ring_mb, promisc=promisc, fanout_group=fanout_group, bpf=bpf
+                ) as cap:
+                    if not quiet:
+                        err.print(f"watching {iface} (Ctrl-C to stop)", highlight=False)
+                    return run_live(
+                        cap, eve_path, config, duration_s=duration, max_packets=count,
+                        stop=lambda: stopping, detect=detect, correlate=correlate,
+                        shed=ShedConfig() if shed else None, health=health,
+                    )  # fmt: skip
+            else:
+                group = fanout_group if fanout_group is not None else os.getpid() & 0xFFFF
+                source = LiveSource(iface, ring_mb, promisc, group, bpf)
+
+                def ready() -> None:
+                    if not quiet:
+                        msg = f"watching {iface} with {workers} workers (Ctrl-C to stop)"
+                        err.print(msg, highlight=False)
+
+                return run_live_sharded(
+                    source, eve_path, config, workers, duration_s=duration, max_packets=count,
+                    stop=lambda: stopping, detect=detect, correlate=correlate, on_ready=ready,
+                    shed=ShedConfig() if shed else None, health=health,
                 )  # fmt: skip
-        else:
-            group = fanout_group if fanout_group is not None else os.getpid() & 0xFFFF
-            source = LiveSource(iface, ring_mb, promisc, group, bpf)
+        except (CaptureError, EveSinkError, BpfError) as e:
+            _error(str(e))
+            raise typer.Exit(2) from None
+        except WorkerError as e:
+            _error(str(e))
+            raise typer.Exit(3) from None
 
-            def ready() -> None:
-                if not quiet:
-                    msg = f"watching {iface} with {workers} workers (Ctrl-C to stop)"
-                    err.print(msg, highlight=False)
+    if hub is not None:
+        from tocsin.cli.uplink import HubLink, live
 
-            result = run_live_sharded(
-                source, eve, config, workers, duration_s=duration, max_packets=count,
-                stop=lambda: stopping, detect=detect, correlate=correlate, on_ready=ready,
-                shed=ShedConfig() if shed else None,
-            )  # fmt: skip
-    except (CaptureError, EveSinkError, BpfError) as e:
-        _error(str(e))
-        raise typer.Exit(2) from None
-    except WorkerError as e:
-        _error(str(e))
-        raise typer.Exit(3) from None
+        assert site is not None and token_file is not None
+        link = HubLink(hub, site, token_file, ca, home, outbox_mb, heartbeat_s)
+        eve = link.dir / "live.eve.json"
+        result = live(link, watch, drain_s=30.0)
+    else:
+        result = watch(eve, None)
     if not quiet:
         render_summary(Console(), result, str(eve))
     if summary_json is not None:

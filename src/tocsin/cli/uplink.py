@@ -1,6 +1,7 @@
 """`tocsin sensor --hub …`: analyse or follow a source and push its events to the hub.
 
-Sources (one per run): `--read CAPTURE…` (backfill: analyse, push, exit once delivered),
+Sources (one per run): `--iface IF` (the live pipeline; its EVE file is followed),
+`--read CAPTURE…` (backfill: analyse, push, exit once delivered),
 `--eve-file PATH` (a Suricata-based probe's EVE log, followed), `--zeek-dir DIR` (Zeek JSON
 or TSV logs, followed and mapped to EVE). Files live in `<home>/sensor/`: the outbox
 (outbox.db) and the spool of finished analyses not yet fed to it.
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
@@ -22,6 +25,8 @@ from tocsin.hub.home import home_dir
 from tocsin.output.outbox import Outbox, OutboxError
 from tocsin.output.push import Pusher, PushError
 from tocsin.runtime.uplink import Feed, SpoolFeed, TailFeed, Uplink, spool_files
+
+T = TypeVar("T")
 
 
 class HubLink:
@@ -94,7 +99,7 @@ def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     if duration is not None:
-        timer = __import__("threading").Timer(duration, uplink.stop.set)
+        timer = threading.Timer(duration, uplink.stop.set)
         timer.daemon = True
         timer.start()
     try:
@@ -155,3 +160,39 @@ def follow_zeek(link: HubLink, directory: Path, duration: float | None) -> None:
         feeds.append(TailFeed(link.outbox, directory / f"{log}.log", mapper))
     _say(f"following the Zeek logs in {directory} for {link.url} (Ctrl-C to stop)")
     _run(link, "zeek-dir", feeds, {}, False, duration)
+
+
+def live(link: HubLink, watch: Callable[[Path, dict[str, Any]], T], drain_s: float) -> T:
+    """Run `watch(eve_path, health)` (the live pipeline, in this thread) while its EVE file
+    is followed into the outbox and pushed; once it returns, deliver what is left for up to
+    `drain_s` seconds (the rest waits in the outbox for the next run)."""
+    eve = link.dir / "live.eve.json"
+    feed = TailFeed(link.outbox, eve)
+    while feed.poll():  # what the last run wrote and did not feed: before it is overwritten
+        pass
+    health: dict[str, Any] = {"live": True, "packets": 0, "drops": 0, "emergency": False}
+    uplink = Uplink(link.outbox, link.pusher("iface", health), [feed])
+    failed: list[BaseException] = []
+
+    def push() -> None:
+        try:
+            uplink.run(until_done=True)
+        except (PushError, OutboxError) as err:
+            failed.append(err)
+            _error(f"{err}; events stay in the outbox {link.outbox.path}")
+
+    thread = threading.Thread(target=push, name="uplink", daemon=True)
+    thread.start()
+    try:
+        result = watch(eve, health)
+    finally:
+        feed.final = True
+        thread.join(drain_s)
+        if thread.is_alive():
+            uplink.stop.set()
+            thread.join()
+    depth, _ = link.outbox.depth()
+    _say(f"{uplink.pusher.delivered} events delivered to {link.url}; {depth} still queued")
+    if failed:
+        raise typer.Exit(4)
+    return result

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -28,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from tocsin import __version__
-from tocsin.hub import blind
+from tocsin.hub import archive, blind
 from tocsin.hub.home import HubSettings
 from tocsin.hub.ingest import (
     Accepted,
@@ -104,17 +105,30 @@ def _answer(acc: Accepted, stored: int | None) -> dict[str, Any]:
     return out
 
 
-def make_app(store: Store, settings: HubSettings, publish: Publish | None = None) -> FastAPI:
-    """The API over `store`; with `publish`, accepted rows go to the bus instead."""
+def make_app(
+    store: Store,
+    settings: HubSettings,
+    publish: Publish | None = None,
+    archive_root: Path | None = None,
+) -> FastAPI:
+    """The API over `store`; with `publish`, accepted rows go to the bus instead; with
+    `archive_root`, metadata is archived there as `settings` say."""
     stop = threading.Event()
 
     def watch() -> None:
+        next_archive = time.monotonic() + settings.check_s
         while not stop.wait(settings.check_s):
             try:
                 for alert in blind.check(store, settings):
                     log.warning("%s", msgspec.json.decode(alert.body)["alert"]["signature"])
+                if archive_root is not None and time.monotonic() >= next_archive:
+                    next_archive = time.monotonic() + settings.archive_every_s
+                    moved = archive.archive(store, archive_root, settings.archive_after_s)
+                    gone = archive.expire(archive_root, settings.retention_days)
+                    if moved or gone:
+                        log.info("archived %d events; %d day partitions expired", moved, gone)
             except Exception:  # the watcher must outlive a store hiccup
-                log.exception("sensor-blind check failed")
+                log.exception("sensor-blind check or archiving failed")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,13 +213,14 @@ def make_app(store: Store, settings: HubSettings, publish: Publish | None = None
     @app.get("/api/v1/stats")
     def stats(request: Request) -> JSONResponse:
         users.check(request)
-        return JSONResponse(hub_stats(store))
+        return JSONResponse(hub_stats(store, archive_root))
 
     return app
 
 
-def hub_stats(store: Store) -> dict[str, Any]:
-    """Per site and event type, events held; per sensor, its last report."""
+def hub_stats(store: Store, archive_root: Path | None = None) -> dict[str, Any]:
+    """Per site and event type, events held (in the store and the archive); per sensor,
+    its last report."""
     sensors = []
     for st in store.states():
         hb = msgspec.json.decode(st.body, type=Heartbeat) if st.body else None
@@ -219,7 +234,16 @@ def hub_stats(store: Store) -> dict[str, Any]:
                 "report": msgspec.to_builtins(hb) if hb else None,
             }
         )
+    held: dict[tuple[str, str], int] = {}
+    for site, kind, n in store.event_counts():
+        held[(site, kind)] = n
+    if archive_root is not None and archive_root.is_dir():
+        _, rows = archive.query(
+            archive_root, "SELECT site, event_type, count(*) FROM metadata GROUP BY ALL"
+        )
+        for site, kind, n in rows:
+            held[(site, kind)] = held.get((site, kind), 0) + int(n)
     return {
-        "events": [{"site": s, "event_type": t, "held": n} for s, t, n in store.event_counts()],
+        "events": [{"site": s, "event_type": t, "held": n} for (s, t), n in sorted(held.items())],
         "sensors": sensors,
     }

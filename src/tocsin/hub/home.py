@@ -16,7 +16,9 @@ class HubSettings(msgspec.Struct, frozen=True, omit_defaults=True):
     """hub.json. `store`: a store URL; `cert`/`key`: the server's TLS pair; `ca`: the CA
     sensors pin (None when the operator's certificate chains to a CA they already trust);
     `silence_s`: no heartbeat for this long makes a sensor blind; `drop_ratio`: a share of
-    packets dropped in one heartbeat interval that makes it blind too."""
+    packets dropped in one heartbeat interval that makes it blind too; metadata events older
+    than `archive_after_s` move to the Parquet archive (`<home>/hub/archive`) every
+    `archive_every_s`, which keeps `retention_days` days."""
 
     store: str
     cert: str
@@ -26,6 +28,9 @@ class HubSettings(msgspec.Struct, frozen=True, omit_defaults=True):
     silence_s: float = 120.0
     drop_ratio: float = 0.05
     check_s: float = 10.0
+    archive_after_s: float = 2 * 86_400.0
+    retention_days: int = 365
+    archive_every_s: float = 3_600.0
 
 
 class HomeError(Exception):
@@ -41,6 +46,10 @@ def home_dir(home: Path | None) -> Path:
 
 def hub_dir(home: Path | None) -> Path:
     return home_dir(home) / "hub"
+
+
+def archive_dir(home: Path | None) -> Path:
+    return hub_dir(home) / "archive"
 
 
 def load_settings(home: Path | None) -> HubSettings:

@@ -75,6 +75,7 @@ class Pusher:
         self._encode = msgspec.msgpack.Encoder()
         self._next_beat = 0.0
         self._rejected = 0
+        self._last = (0, 0)  # packets and drops at the last heartbeat
 
     def _post(self, path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         """POST; returns the JSON answer. Raises `PushError` (final) or `httpx` errors
@@ -93,7 +94,11 @@ class Pusher:
     def beat(self) -> None:
         depth, size = self.outbox.depth()
         counts = self.outbox.counts()
-        fields = self.health()
+        fields = dict(self.health())
+        packets, drops = int(fields.get("packets", 0)), int(fields.get("drops", 0))
+        fields["interval_packets"] = packets - self._last[0]
+        fields["interval_drops"] = drops - self._last[1]
+        self._last = (packets, drops)
         hb = Heartbeat(
             site=self.site,
             at=time.time(),

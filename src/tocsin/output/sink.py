@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,7 +42,12 @@ class EveSink:
     With `mark`, every line carries it as its `exercise` member."""
 
     def __init__(
-        self, path: str | Path, *, buffer_bytes: int = 4 << 20, mark: ExerciseMark | None = None
+        self,
+        path: str | Path,
+        *,
+        buffer_bytes: int = 4 << 20,
+        mark: ExerciseMark | None = None,
+        flush_s: float | None = None,
     ) -> None:
         self.path = str(path)
         # an exercise replay: `"exercise": {...}` closes every line (see model.exercise)
@@ -57,6 +63,19 @@ class EveSink:
                 self._own = True
         except OSError as err:
             raise EveSinkError(f"{self.path}: cannot write EVE output: {err.strerror}") from err
+        # a live sensor: lines reach the file within `flush_s` (for followers: the uplink)
+        self._closing = threading.Event()
+        if flush_s is not None:
+            threading.Thread(
+                target=self._flusher, args=(flush_s,), name="eve-flush", daemon=True
+            ).start()
+
+    def _flusher(self, every: float) -> None:
+        while not self._closing.wait(every):
+            try:
+                self._fh.flush()
+            except (OSError, ValueError):  # closed meanwhile, or a full disk: close() says
+                return
 
     def reopen(self, path: str | Path) -> None:
         """Go on in another file (a worker's next spill segment)."""
@@ -133,6 +152,7 @@ class EveSink:
             raise EveSinkError(f"{self.path}: cannot write EVE output: {err.strerror}") from err
 
     def close(self) -> None:
+        self._closing.set()
         try:
             if self._own:
                 self._fh.close()

@@ -45,9 +45,13 @@ def run_live(
     detect: DetectEngine | None = None,
     correlate: Correlator | None = None,
     shed: ShedConfig | None = ShedConfig(),
+    health: dict[str, Any] | None = None,
 ) -> AnalysisResult:
+    """Watch `capture` through the pipeline until `stop()`, `duration_s` or `max_packets`.
+    EVE lines reach the file within a second (followers see them); `health`, if given, is
+    kept current (packets, drops, emergency: what the uplink's heartbeats report)."""
     t0 = time.monotonic()
-    sink = EveSink(eve_path)
+    sink = EveSink(eve_path, flush_s=1.0)
     pipeline = Pipeline(config, sink, registry, detect, correlate)
     result = AnalysisResult(files=[f"iface:{capture.iface}"])
 
@@ -59,6 +63,7 @@ def run_live(
         return max_packets is not None and pipeline.packets >= max_packets
 
     keep_up = _keep_up(pipeline, shed)
+    next_health = 0.0
     while not done():
         for batch in capture.batches(timeout_s=0.2):
             _read_kernel_counters(capture, pipeline)
@@ -66,6 +71,10 @@ def run_live(
             keep_up()
             if done():
                 break
+        if health is not None and time.monotonic() >= next_health:
+            _read_kernel_counters(capture, pipeline)
+            _health(health, pipeline.packets, [pipeline.counters()[0]])
+            next_health = time.monotonic() + 1.0
     _read_kernel_counters(capture, pipeline)
     pipeline.finish()
     sink.close()
@@ -99,6 +108,7 @@ def run_live_sharded(
     correlate: Correlator | None = None,
     on_ready: Callable[[], None] = lambda: None,
     shed: ShedConfig | None = ShedConfig(),
+    health: dict[str, Any] | None = None,
 ) -> AnalysisResult:
     """`run_live` over `workers` processes, each with its own ring in one AF_PACKET FANOUT
     group hashing flows (the kernel shares the packets out, both directions of a flow to
@@ -110,7 +120,7 @@ def run_live_sharded(
     # the interface can be opened (root, it exists, the filter compiles): say so now
     with LiveCapture(source.iface, ring_mb=1, promisc=False, bpf=source.bpf):
         pass
-    sink = EveSink(eve_path)
+    sink = EveSink(eve_path, flush_s=1.0)
     spill = spill_dir()
     job = Job([], config, workers, 0, registry, detect, correlate, spill)
     ctx = mp.get_context("fork")
@@ -126,6 +136,8 @@ def run_live_sharded(
         p.start()
 
     def done(packets: int) -> bool:
+        if health is not None:
+            _health(health, packets, merger.latest_counters())
         if stop():
             return True
         if duration_s is not None and time.monotonic() - t0 >= duration_s:
@@ -193,6 +205,13 @@ def _live_worker(
         out.ending = True
         pipeline.finish()
     return finished(k, pipeline, out)
+
+
+def _health(health: dict[str, Any], packets: int, flats: list[dict[str, int]]) -> None:
+    """What a heartbeat says of the capture: packets, kernel drops, emergency mode."""
+    health["packets"] = packets
+    health["drops"] = sum(f.get("capture.kernel_drops", 0) for f in flats)
+    health["emergency"] = any(f.get("flow.emergency", 0) for f in flats)
 
 
 def _read_kernel_counters(capture: LiveCapture, pipeline: Pipeline) -> None:

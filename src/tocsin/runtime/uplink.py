@@ -113,14 +113,18 @@ class TailFeed:
         self.follower = Follower(path, Position.from_json(got) if got else None)
         self.bad = 0
         self.unmapped = 0
+        self.final = False  # set once the writer is gone: done at the next empty poll
+        self._idle = False
 
     @property
     def done(self) -> bool:
-        return False
+        return self.final and self._idle
 
     def poll(self) -> int:
+        final = self.final  # read first: lines written before it was set are still read
         lines, pos = self.follower.read(self.chunk)
         if not lines:
+            self._idle = final
             return 0
         if self.mapper is not None:
             mapped = []

@@ -221,6 +221,10 @@ class Merger:
             self._handle(msg)
         self._end()
 
+    def latest_counters(self) -> list[dict[str, int]]:
+        """Each worker's counters at its latest stats point (a live run)."""
+        return [flat for flat, _ in self._latest.values()]
+
     def _handle(self, s: Shipment) -> None:
         segment, start, end = s.eve
         self.sink.copy_from(self._spill(s.worker, segment), start, end - start, s.counts)

@@ -251,6 +251,23 @@ class Store:
         )
         return [(int(i), int(s), bytes(b)) for i, s, b in rows]
 
+    def metadata_before(self, cutoff: float, limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` metadata events (every type but `alert`) received before `cutoff`,
+        by id: (id, site_id, sensor_id, event_type, ts, src_ip, dest_ip, body)."""
+        return self._all(
+            "SELECT id, site_id, sensor_id, event_type, ts, src_ip, dest_ip, body FROM events"
+            f" WHERE event_type <> 'alert' AND received < ? ORDER BY id LIMIT {int(limit)}",
+            (cutoff,),
+        )
+
+    def delete_events(self, ids: list[int]) -> None:
+        """Forget these events (archived)."""
+        with self._tx() as cur:
+            for i in range(0, len(ids), 1000):
+                chunk = ids[i : i + 1000]
+                marks = ",".join("?" * len(chunk))
+                cur.execute(self._sql(f"DELETE FROM events WHERE id IN ({marks})"), chunk)
+
     # -- heartbeats and blind state
 
     def put_heartbeat(self, sensor_id: int, at: float, received: float, body: bytes) -> None:

@@ -18,7 +18,7 @@ MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
             " created REAL NOT NULL, revoked REAL, UNIQUE (site_id, name))",
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
             " password_hash TEXT NOT NULL, role TEXT NOT NULL, created REAL NOT NULL)",
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL,"
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id INTEGER NOT NULL,"
             " sensor_id INTEGER NOT NULL, eid BLOB NOT NULL, event_type TEXT NOT NULL,"
             " ts REAL NOT NULL, received REAL NOT NULL, src_ip TEXT, dest_ip TEXT,"
             " body BLOB NOT NULL, UNIQUE (sensor_id, eid))",
