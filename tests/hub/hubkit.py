@@ -98,8 +98,9 @@ class Hub:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if self.client().get("/api/v1/health").status_code == 200:
-                    return
+                with self.client() as c:  # closed: an open keep-alive would delay shutdown
+                    if c.get("/api/v1/health").status_code == 200:
+                        return
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None:

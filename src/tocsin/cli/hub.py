@@ -236,6 +236,7 @@ def serve(
         ssl_keyfile=settings.key,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=5,
     )
 
 

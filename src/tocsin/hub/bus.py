@@ -149,7 +149,7 @@ async def _work(
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(fetch, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats' own, or asyncio's: an idle fetch can end in either
                 continue
             rows = [r for m in msgs for r in rows_of(m.data)]
             stored = await loop.run_in_executor(None, store.insert_events, rows)
