@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import base64
 import os
+import select
 import signal
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -194,7 +197,13 @@ def env_without_proxy() -> dict[str, str]:
 
 
 def start_sensor(
-    hub: Hub, source: list[str], site: str, token: Path, home: Path, *extra: str
+    hub: Hub,
+    source: list[str],
+    site: str,
+    token: Path,
+    home: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """`tocsin sensor SOURCE… --hub …` in the background (stdout/stderr piped, text)."""
     return subprocess.Popen(
@@ -202,4 +211,71 @@ def start_sensor(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
+
+
+class Proxy(socketserver.ThreadingTCPServer):
+    """A hospital's HTTPS proxy on loopback: HTTP CONNECT tunnels (each target recorded in
+    `tunnels`). While `cut` is set the WAN is down as a black hole: new connections are
+    accepted and never answered, open tunnels carry nothing; when it is cleared, tunnels
+    opened during or before the cut stay dead (their state is gone) and new ones work."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Connect)
+        self.tunnels: list[str] = []
+        self.cut = threading.Event()
+        self.epoch = 0  # bumped when the link comes back: older tunnels are dead
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def restore(self) -> None:
+        self.epoch += 1
+        self.cut.clear()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Connect(socketserver.BaseRequestHandler):
+    """Just enough of an HTTP proxy: CONNECT host:port, then bytes both ways."""
+
+    server: Proxy
+
+    def handle(self) -> None:
+        born = self.server.epoch
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        while self.server.cut.is_set():  # black hole: say nothing until the link is back
+            time.sleep(0.2)
+        if self.server.epoch != born:
+            return
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        if method != "CONNECT":
+            self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            return
+        host, port = target.rsplit(":", 1)
+        self.server.tunnels.append(target)
+        with socket.create_connection((host, int(port))) as up:
+            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            ends = [self.request, up]
+            while self.server.epoch == born:
+                ready, _, _ = select.select(ends, [], [], 0.2)
+                if self.server.cut.is_set():
+                    continue  # bytes wait in the kernel's buffers: nothing gets through
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (up if s is self.request else self.request).sendall(data)

@@ -4,73 +4,33 @@ CONNECT tunnel (a real CONNECT proxy on loopback, counting the tunnels it opens)
 from __future__ import annotations
 
 import os
-import select
-import socket
-import socketserver
-import threading
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hub.hubkit import Hub, canonical, sensor_args, tocsin
+from hub.hubkit import Hub, Proxy, canonical, sensor_args, start_sensor, tocsin
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Proxy(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tunnels: list[str]
-
-
-class _Connect(socketserver.BaseRequestHandler):
-    """Just enough of an HTTP proxy: CONNECT host:port, then bytes both ways."""
-
-    def handle(self) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.request.recv(4096)
-            if not chunk:
-                return
-            head += chunk
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
-        if method != "CONNECT":
-            self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
-            return
-        host, port = target.rsplit(":", 1)
-        self.server.tunnels.append(target)  # type: ignore[attr-defined]
-        with socket.create_connection((host, int(port))) as up:
-            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            ends = [self.request, up]
-            while True:
-                ready, _, _ = select.select(ends, [], [], 30)
-                if not ready:
-                    return
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (up if s is self.request else self.request).sendall(data)
+RULES = ROOT / "rules" / "demo.rules"
 
 
 @pytest.fixture
-def proxy() -> Iterator[_Proxy]:
-    server = _Proxy(("127.0.0.1", 0), _Connect)
-    server.tunnels = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def proxy() -> Iterator[Proxy]:
+    p = Proxy()
+    yield p
+    p.close()
 
 
-def test_sensor_goes_through_https_proxy(proxy: _Proxy, tmp_path: Path) -> None:
+def test_sensor_goes_through_https_proxy(proxy: Proxy, tmp_path: Path) -> None:
     hub = Hub(tmp_path / "hub")
     token = hub.sensor("chu-a", "probe")
     hub.start()
     try:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env["HTTPS_PROXY"] = f"http://127.0.0.1:{proxy.server_address[1]}"
+        env["HTTPS_PROXY"] = proxy.url
         eve = tmp_path / "local.json"
         tocsin("analyze", str(ROOT / "samples" / "web-browsing.pcap"), "--eve", str(eve), "-q")
         tocsin("sensor", "--read", str(ROOT / "samples" / "web-browsing.pcap"),
@@ -80,3 +40,53 @@ def test_sensor_goes_through_https_proxy(proxy: _Proxy, tmp_path: Path) -> None:
         hub.stop()
     assert proxy.tunnels and set(proxy.tunnels) == {f"127.0.0.1:{hub.port}"}
     assert canonical(held) == canonical(eve.read_bytes().splitlines())
+
+
+# the issue asks for "several minutes"; TOCSIN_LINK_CUT_S shortens it when iterating by hand
+CUT_S = float(os.environ.get("TOCSIN_LINK_CUT_S", "150"))
+
+
+def _outbox_depth(home: Path) -> int:
+    db = home / "sensor" / "outbox.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        return int(con.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+def test_wan_cut_for_minutes_behind_the_proxy(proxy: Proxy, tmp_path: Path) -> None:
+    """The WAN behind the hospital's proxy goes silent (a black hole, not a refusal: requests
+    hang until they time out) while the sensor analyses a capture; it keeps everything in its
+    outbox, and once the link is back the hub holds exactly what it produced, once."""
+    hub = Hub(tmp_path / "hub")
+    token = hub.sensor("chu-a", "probe")
+    hub.start()
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["HTTPS_PROXY"] = proxy.url
+    local = tmp_path / "local.json"
+    tocsin("analyze", str(ROOT / "samples"), "--rules", str(RULES), "--eve", str(local), "-q")
+    expected = local.read_bytes().splitlines()
+    home = tmp_path / "s"
+    proxy.cut.set()
+    t0 = time.monotonic()
+    sensor = start_sensor(
+        hub, ["--read", str(ROOT / "samples")], "chu-a", token, home, "--rules", str(RULES),
+        env=env,
+    )  # fmt: skip
+    try:
+        while time.monotonic() - t0 < CUT_S:
+            time.sleep(1)
+            assert sensor.poll() is None, "the sensor must wait for the link, not give up"
+        assert _outbox_depth(home) == len(expected), "the analysis went on: all of it queued"
+        assert hub.events("chu-a") == []
+        proxy.restore()
+        _, err = sensor.communicate(timeout=300)
+        held = hub.events("chu-a")
+    finally:
+        if sensor.poll() is None:
+            sensor.kill()
+        hub.stop()
+    assert sensor.returncode == 0, err
+    assert "hub unreachable" in err
+    assert canonical(held) == canonical(expected)
+    assert _outbox_depth(home) == 0
