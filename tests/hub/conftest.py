@@ -5,6 +5,8 @@
     pg_db            function the URL of a fresh empty database, dropped after the test
     nats_server      session  NatsServer: url, kill(), start(), stop(); store survives kill -9
     nats_url         session  nats://127.0.0.1:PORT (JetStream on)
+    wan_cut          session, autouse: the WAN-cut scenario (tests/hub/wan.py), started with
+                     the first hub test, judged by test_wan_cut.py
 
 A test may kill or stop a session server: it is restarted after the test, on the same port and
 data, so later tests see the same URL. Streams, tables and databases other tests created stay:
@@ -21,6 +23,7 @@ import pytest
 
 from hub import services
 from hub.services import NatsServer, PostgresServer
+from hub.wan import WanCut
 
 _db_numbers = itertools.count(1)
 
@@ -71,3 +74,13 @@ def _revive_killed_servers(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     for server in used:
         server.ensure_running()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wan_cut(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WanCut]:
+    scenario = WanCut(tmp_path_factory.mktemp("wan"))
+    try:
+        scenario.start()
+        yield scenario
+    finally:
+        scenario.close()

@@ -33,7 +33,8 @@ class Backend:
             with sqlite3.connect(self.url.removeprefix("sqlite:///")) as db:
                 return [tuple(r) for r in db.execute(sql)]
         with psycopg.connect(self.url) as conn:
-            return [tuple(r) for r in conn.execute(sql.encode())]
+            cur = conn.execute(sql.encode())
+            return [] if cur.description is None else [tuple(r) for r in cur]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -73,13 +74,26 @@ def _row(site_id: int, sensor_id: int, seq: int, kind: str = "dns", epoch: int =
 def test_migrations_apply_once_and_reopening_is_a_no_op(backend: Backend) -> None:
     first = backend.open()
     first.add_site("chu-a")
-    assert first.migrate() == CURRENT == 1
+    assert first.migrate() == CURRENT == 2
     first.close()
     again = backend.open()
     assert again.migrate() == CURRENT
     assert [s.name for s in again.sites()] == ["chu-a"]
     again.close()
-    assert backend.query("SELECT version FROM schema_version") == [(1,)]
+    assert backend.query("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+
+
+def test_a_store_at_version_1_is_upgraded_on_open(backend: Backend) -> None:
+    """A hub upgraded in place: its store lacks migration 2 (an index); opening adds it."""
+    first = backend.open()
+    first.add_site("chu-a")
+    first.close()
+    backend.query("DROP INDEX events_type_id")
+    backend.query("DELETE FROM schema_version WHERE version = 2")
+    again = backend.open()
+    assert [s.name for s in again.sites()] == ["chu-a"]
+    again.close()
+    assert backend.query("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
 
 
 # -- sites, sensors, users

@@ -138,9 +138,15 @@ class Pusher:
         self.delivered += len(batch)
         return len(batch)
 
-    def run(self, stop: threading.Event, drained: Callable[[], bool] = lambda: False) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        drained: Callable[[], bool] = lambda: False,
+        wake: threading.Event | None = None,
+    ) -> None:
         """Push until `stop`, or until `drained()` and the outbox is empty (then one last
-        heartbeat). Raises `PushError` when the hub refuses the sensor."""
+        heartbeat). An idle courier sleeps until `wake` is set (lines were queued) or 0.2 s
+        pass. Raises `PushError` when the hub refuses the sensor."""
         while not stop.is_set():
             try:
                 if time.monotonic() >= self._next_beat:
@@ -151,7 +157,11 @@ class Pusher:
                     if done:
                         self.beat()
                         return
-                    stop.wait(0.2)
+                    if wake is None:
+                        stop.wait(0.2)
+                    else:
+                        wake.wait(0.2)
+                        wake.clear()
                 if self.failures:
                     self.log(f"hub reachable again after {self.failures} failed attempts")
                     self.failures = 0

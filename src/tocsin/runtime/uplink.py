@@ -151,16 +151,20 @@ class Uplink:
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self._fed = threading.Event()
+        self._wake = threading.Event()
 
     def _feed(self) -> None:
         try:
             while not self.stop.is_set():
                 moved = sum(f.poll() for f in self.feeds)
+                if moved:
+                    self._wake.set()  # the courier sends them now, not at its next look
                 if self.feeds and all(f.done for f in self.feeds):
                     self._fed.set()
+                    self._wake.set()
                     return
                 if not moved:
-                    self.stop.wait(0.2)
+                    self.stop.wait(0.05)  # a look at the sources: an fstat and a read
         except BaseException as err:  # surfaced by run()
             self.error = err
             self.stop.set()
@@ -169,7 +173,9 @@ class Uplink:
         feeder = threading.Thread(target=self._feed, name="uplink-feed", daemon=True)
         feeder.start()
         try:
-            self.pusher.run(self.stop, (lambda: self._fed.is_set()) if until_done else _never)
+            self.pusher.run(
+                self.stop, (lambda: self._fed.is_set()) if until_done else _never, self._wake
+            )
         finally:
             self.stop.set()
             feeder.join()
