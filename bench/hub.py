@@ -729,8 +729,8 @@ def report(results: list[Result], args: argparse.Namespace, load0: tuple[float, 
         f"each figure is the poll). {args.alert_rate:g} alerts/s, one write each; `loaded`: "
         f"{args.latency_s:g} s while a background sensor follows a file appended at "
         f"{args.bg_rate:,} lines/s; `idle`: {args.idle_s:g} s without it. The sensor's feeder "
-        "and pusher each sleep 0.2 s when they find nothing to do (runtime/uplink.py, "
-        "output/push.py). Split per alert: **to hub** = append .. the hub's `received` clock "
+        "looks at its file every 50 ms when idle and wakes the pusher when it queues lines "
+        "(runtime/uplink.py, output/push.py). Split per alert: **to hub** = append .. the hub's `received` clock "
         "(the sensor's tail, outbox and POST), **in hub** = the rest (parse, store or bus + "
         "worker, and the poll).",
         "",

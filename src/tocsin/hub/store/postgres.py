@@ -1,6 +1,6 @@
 """The hub's store in PostgreSQL (psycopg 3): the same schema, a COPY fast path for events.
 
-Events arrive in batches of thousands: they are COPYed into a temporary table and moved
+Events arrive in batches of thousands: they are COPYed (binary) into a temporary table and moved
 with one `INSERT … ON CONFLICT DO NOTHING`, so a batch costs one round trip, not one per row,
 and a batch sent twice (or by two hub workers at once) is stored once.
 """
@@ -13,6 +13,8 @@ import psycopg
 
 from tocsin.hub.rows import Row
 from tocsin.hub.store.base import _EVENT_COLUMNS, Store, StoreError
+
+_TYPES = ["int8", "int8", "bytea", "text", "float8", "float8", "text", "text", "bytea"]
 
 
 class PostgresStore(Store):
@@ -40,10 +42,12 @@ class PostgresStore(Store):
             return 0
         with self._tx() as cur:
             cur.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS incoming (LIKE events INCLUDING DEFAULTS)"
-                " ON COMMIT DELETE ROWS"
+                "CREATE TEMPORARY TABLE IF NOT EXISTS incoming (site_id BIGINT, sensor_id BIGINT,"
+                " eid BYTEA, event_type TEXT, ts DOUBLE PRECISION, received DOUBLE PRECISION,"
+                " src_ip TEXT, dest_ip TEXT, body BYTEA) ON COMMIT DELETE ROWS"
             )
-            with cur.copy(f"COPY incoming ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY incoming ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_TYPES)
                 for r in rows:
                     copy.write_row(
                         (
