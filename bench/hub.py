@@ -730,9 +730,9 @@ def report(results: list[Result], args: argparse.Namespace, load0: tuple[float, 
         f"{args.latency_s:g} s while a background sensor follows a file appended at "
         f"{args.bg_rate:,} lines/s; `idle`: {args.idle_s:g} s without it. The sensor's feeder "
         "looks at its file every 50 ms when idle and wakes the pusher when it queues lines "
-        "(runtime/uplink.py, output/push.py). Split per alert: **to hub** = append .. the hub's `received` clock "
-        "(the sensor's tail, outbox and POST), **in hub** = the rest (parse, store or bus + "
-        "worker, and the poll).",
+        "(runtime/uplink.py, output/push.py). Split per alert: **to hub** = append .. the "
+        "hub's `received` clock (the sensor's tail, outbox and POST), **in hub** = the rest "
+        "(parse, store or bus + worker, and the poll).",
         "",
         "| configuration | load | alerts | p50 ms | p99 ms | max ms | to hub p50 | to hub p99 "
         "| in hub p50 | in hub p99 | not seen |",
