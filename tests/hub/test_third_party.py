@@ -78,6 +78,9 @@ def test_three_sensors_one_hub(hub: Hub, tmp_path: Path) -> None:
     types = sorted(e["event_type"] for e in zeek)
     assert types.count("flow") == counts["conn"] and types.count("dns") == counts["dns"]
     assert all(e["timestamp"].startswith("2023-11-14T22:13:20.25") for e in zeek)
+    reports = {s["site"]: s["report"] for s in hub.stats()["sensors"]}
+    assert reports["ch-b"]["sent"] == {"fileinfo": 1}  # the follower's goodbye heartbeat
+    assert reports["clinique-c"]["source"] == "zeek-dir"
     held = {(e["site"], e["event_type"]) for e in hub.stats()["events"]}
     assert {("ch-b", "fileinfo"), ("clinique-c", "flow"), ("chu-a", "smb")} <= held
 

@@ -186,6 +186,7 @@ def live(link: HubLink, watch: Callable[[Path, dict[str, Any]], T], drain_s: flo
     try:
         result = watch(eve, health)
     finally:
+        health["live"] = False  # not capturing any more: no "no packets" verdict on the way out
         feed.final = True
         thread.join(drain_s)
         if thread.is_alive():

@@ -10,6 +10,7 @@ stop the courier with `PushError`: retrying cannot help, and the lines stay in t
 
 from __future__ import annotations
 
+import contextlib
 import random
 import ssl
 import threading
@@ -77,10 +78,15 @@ class Pusher:
         self._rejected = 0
         self._last = (0, 0)  # packets and drops at the last heartbeat
 
-    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    def _post(
+        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
+    ) -> dict[str, Any]:
         """POST; returns the JSON answer. Raises `PushError` (final) or `httpx` errors
         (transient) — a 5xx is turned into `httpx.HTTPStatusError`."""
-        r = self._client.post(path, content=body, headers=headers)
+        if timeout is None:
+            r = self._client.post(path, content=body, headers=headers)
+        else:
+            r = self._client.post(path, content=body, headers=headers, timeout=timeout)
         if r.status_code in (400, 401, 403, 404, 413, 415):
             try:
                 why = r.json().get("detail", r.text)
@@ -91,7 +97,7 @@ class Pusher:
         answer: dict[str, Any] = r.json()
         return answer
 
-    def beat(self) -> None:
+    def beat(self, timeout: float | None = None) -> None:
         depth, size = self.outbox.depth()
         counts = self.outbox.counts()
         fields = dict(self.health())
@@ -113,7 +119,10 @@ class Pusher:
             **fields,
         )
         self._post(
-            "/api/v1/heartbeat", msgspec.json.encode(hb), {"Content-Type": "application/json"}
+            "/api/v1/heartbeat",
+            msgspec.json.encode(hb),
+            {"Content-Type": "application/json"},
+            timeout,
         )
 
     def send_one(self) -> int:
@@ -146,7 +155,9 @@ class Pusher:
     ) -> None:
         """Push until `stop`, or until `drained()` and the outbox is empty (then one last
         heartbeat). An idle courier sleeps until `wake` is set (lines were queued) or 0.2 s
-        pass. Raises `PushError` when the hub refuses the sensor."""
+        pass. Stopped, it says goodbye with a last heartbeat (5 s at most: the link may be
+        down), so the hub's counts of what was sent are current. Raises `PushError` when the
+        hub refuses the sensor."""
         while not stop.is_set():
             try:
                 if time.monotonic() >= self._next_beat:
@@ -175,6 +186,10 @@ class Pusher:
                         f" retrying (attempt {self.failures})"
                     )
                 stop.wait(delay)
+        if not self.failures:
+            # the next run's heartbeats will say it if this one cannot
+            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, PushError):
+                self.beat(timeout=5.0)
 
     def close(self) -> None:
         self._client.close()
