@@ -155,7 +155,10 @@ def sensor(
     """Watch a live interface (AF_PACKET, TPACKET_V3 ring; needs root) through the whole
     pipeline until Ctrl-C, SIGTERM, --duration or --count; kernel ring drops are counted in
     every stats event (capture.kernel_drops) and in the summary. Recommended set-up: the
-    interface carries no IP address (ip addr flush dev IF; ip link set IF up)."""  # fmt: skip
+    interface carries no IP address (ip addr flush dev IF; ip link set IF up). With --hub,
+    push what it sees to the regional hub through a durable outbox (<home>/sensor/), or,
+    instead of an interface, captures (--read: backfill, exits once delivered), a Suricata
+    probe's EVE file (--eve-file) or Zeek logs (--zeek-dir)."""  # fmt: skip
     err = Console(stderr=True)
     sources = [x for x in (iface, read or None, eve_file, zeek_dir) if x]
     if len(sources) != 1:
