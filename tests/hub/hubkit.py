@@ -71,6 +71,16 @@ class Hub:
         self.proc: subprocess.Popen[bytes] | None = None
         self.serve_args: list[str] = []
 
+    def another_node(self) -> Hub:
+        """A second ingest node of this hub: the same home and store, its own port (start it
+        with `--listen 127.0.0.1:<port>`)."""
+        node = Hub.__new__(Hub)
+        node.__dict__.update(self.__dict__)
+        node.port = free_port()
+        node.url = f"https://127.0.0.1:{node.port}"
+        node.proc = None
+        return node
+
     def sensor(self, site: str, name: str) -> Path:
         """Enrol (the site too if new); returns the token file."""
         if site not in tocsin("hub", "site", "list", "--home", str(self.home)).stdout.split():

@@ -70,3 +70,49 @@ def test_two_workers_one_killed_nothing_lost_or_doubled(
     assert held_at_kill < total, "the worker was killed after everything was stored"
     assert len(lines) == total
     assert sorted(json.loads(ln)["n"] for ln in lines) == list(range(total))
+
+
+def test_two_ingest_nodes_two_workers_each_event_once(
+    tmp_path: Path, pg_db: str, nats_url: str
+) -> None:
+    """Any number of ingest nodes side by side: two `hub serve --bus` on one store and one
+    stream, a sensor pushing to each, two workers; every event stored once, per site."""
+    hub = Hub(tmp_path / "hub", store=pg_db)
+    tokens = {s: hub.sensor(s, "probe") for s in ("chu-a", "chu-b")}
+    hub.start("--bus", nats_url)
+    second = hub.another_node()
+    second.start("--bus", nats_url, "--listen", f"127.0.0.1:{second.port}")
+    workers = [
+        subprocess.Popen(
+            [TOCSIN, "hub", "worker", "--home", str(hub.home), "--bus", nats_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    total = 10_000
+    sensors = []
+    for node, site in ((hub, "chu-a"), (second, "chu-b")):
+        eve = tmp_path / f"{site}.json"
+        eve.write_bytes(_eve_lines(total))
+        sensors.append(
+            start_sensor(node, ["--eve-file", str(eve)], site, tokens[site], tmp_path / site)
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and _held(hub) < 2 * total:
+            time.sleep(0.5)
+        by_site = {s: hub.events(s) for s in ("chu-a", "chu-b")}
+    finally:
+        for proc in (*sensors, *workers):
+            proc.terminate()
+        for proc in (*sensors, *workers):
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+        second.stop()
+        hub.stop()
+    for lines in by_site.values():
+        assert sorted(json.loads(ln)["n"] for ln in lines) == list(range(total))

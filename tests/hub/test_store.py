@@ -254,6 +254,20 @@ def test_set_blind_stores_its_alert_and_clears(store: Store) -> None:
     assert len(store.events(event_type="alert")) == 1
 
 
+def test_two_nodes_deciding_the_same_blindness_store_one_alert(store: Store) -> None:
+    """Two hub nodes (each with its own clock second, so its own eid) find the same sensor
+    silent: the second finds it already blind for that reason and adds nothing."""
+    a, p1, _ = _enrol(store)
+    body = b'{"event_type":"alert","timestamp":"2026-11-30T10:00:00+0000"}'
+    first = Row(a, p1, b"\x01" * 16, "alert", 500.0, 500.0, None, None, body)
+    second = Row(a, p1, b"\x02" * 16, "alert", 501.0, 501.0, None, None, body)
+    store.set_blind(p1, "9000010", 500.0, first)
+    store.set_blind(p1, "9000010", 501.0, second)
+    assert len(store.events(event_type="alert")) == 1
+    (state,) = [s for s in store.states() if s.sensor.id == p1]
+    assert state.blind_since == 500.0
+
+
 # -- opening errors
 
 

@@ -305,8 +305,15 @@ class Store:
         self, sensor_id: int, reason: str | None, since: float, alert: Row | None
     ) -> None:
         """Mark a sensor blind (with the alert that says so, stored in the same
-        transaction) or, with `reason` None, no longer blind."""
+        transaction) or, with `reason` None, no longer blind. Several hub nodes may decide
+        at once: under a lock, a sensor already blind for `reason` gets no second alert."""
         with self._tx() as cur:
+            if self.dialect:
+                cur.execute("SELECT pg_advisory_xact_lock(7261002)")
+            cur.execute(self._sql("SELECT reason FROM blind WHERE sensor_id = ?"), (sensor_id,))
+            found = cur.fetchall()
+            if reason is not None and found and found[0][0] == reason:
+                return  # another node said it first
             cur.execute(self._sql("DELETE FROM blind WHERE sensor_id = ?"), (sensor_id,))
             if reason is not None:
                 cur.execute(
