@@ -289,3 +289,15 @@ class _Connect(socketserver.BaseRequestHandler):
                     if not data:
                         return
                     (up if s is self.request else self.request).sendall(data)
+
+
+def stop_all(procs: list[subprocess.Popen[str]] | list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then wait for each (30 s, then kill -9)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()

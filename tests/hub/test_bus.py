@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hub.hubkit import TOCSIN, Hub, start_sensor
+from hub.hubkit import TOCSIN, Hub, start_sensor, stop_all
 from hub.test_push import _eve_lines
 
 
@@ -58,14 +58,7 @@ def test_two_workers_one_killed_nothing_lost_or_doubled(
         time.sleep(4)  # past ack_wait: a redelivery would show as a second copy now
         lines = hub.events("chu-a")
     finally:
-        for proc in (sensor, *workers):
-            proc.terminate()
-        for proc in (sensor, *workers):
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+        stop_all([sensor, *workers])
         hub.stop()
     assert held_at_kill < total, "the worker was killed after everything was stored"
     assert len(lines) == total
@@ -104,14 +97,7 @@ def test_two_ingest_nodes_two_workers_each_event_once(
             time.sleep(0.5)
         by_site = {s: hub.events(s) for s in ("chu-a", "chu-b")}
     finally:
-        for proc in (*sensors, *workers):
-            proc.terminate()
-        for proc in (*sensors, *workers):
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+        stop_all([*sensors, *workers])
         second.stop()
         hub.stop()
     for lines in by_site.values():

@@ -7,8 +7,6 @@ and a batch sent twice (or by two hub workers at once) is stored once.
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 
 from tocsin.hub.rows import Row
@@ -33,9 +31,6 @@ class PostgresStore(Store):
             raise StoreError(
                 f"{self.name}: cannot open the hub's PostgreSQL store: {reason}"
             ) from None
-
-    def _changes(self, cur: Any) -> int:  # pragma: no cover - PostgreSQL counts per statement
-        raise NotImplementedError
 
     def insert_events(self, rows: list[Row]) -> int:
         if not rows:
