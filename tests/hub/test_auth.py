@@ -26,7 +26,7 @@ import zstandard
 from hub.hubkit import Hub, canonical, tocsin
 from tocsin.hub.rows import Batch, Heartbeat
 from tocsin.output.outbox import Outbox
-from tocsin.output.push import Pusher
+from tocsin.output.push import HttpTransport, Pusher
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -272,7 +272,8 @@ def test_a_sensor_that_does_not_pin_the_ca_cannot_connect(hub: Hub, tmp_path: Pa
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.put([("dns", _line(_marker(), 1))])
     said: list[str] = []
-    pusher = Pusher(outbox, hub.url, "chu-a", _token(hub, "probe-1"), log=said.append)
+    link = HttpTransport(hub.url, _token(hub, "probe-1"))
+    pusher = Pusher(outbox, link, "chu-a", log=said.append)
     try:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             pusher.send_one()

@@ -64,3 +64,13 @@ def test_revoked_sensors_are_not_watched(tmp_path: Path) -> None:
     store, _ = _store(tmp_path)
     store.revoke_sensor("chu-a", "span-1")
     assert blind.check(store, SETTINGS, now=10_000_000_000.0) == []
+
+
+def test_a_live_sensor_just_started_is_not_blind_yet(tmp_path: Path) -> None:
+    """A run's first report covers no time (interval_s 0): its zero packets say nothing; the
+    next report's do."""
+    store, sensor = _store(tmp_path)
+    _beat(store, sensor, 1000.0, live=True, interval_packets=0, interval_s=0.0)
+    assert blind.check(store, SETTINGS, now=1001.0) == []
+    _beat(store, sensor, 1010.0, live=True, interval_packets=0, interval_s=10.0)
+    assert _sids(blind.check(store, SETTINGS, now=1011.0)) == [blind.NO_PACKETS]

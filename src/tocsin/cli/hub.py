@@ -78,6 +78,27 @@ def init(
 ) -> None:
     """Create the hub's data directory: settings, TLS (a CA and server certificate, or your
     own), the store, and an admin account."""
+    try:
+        password = (
+            password_file.read_text().strip() if password_file else _secrets.token_urlsafe(12)
+        )
+    except OSError as err:
+        raise _fail(f"{password_file}: cannot read the admin password: {err.strerror}") from None
+    settings = setup_hub(home, store, names, cert, key, ca, admin, password, listen)
+    directory = hub_dir(home)
+    typer.echo(f"hub set up in {directory} (hub.json); store {settings.store.split('@')[-1]}")
+    if settings.ca:
+        typer.echo(f"sensors pin this CA: {settings.ca}")
+    if password_file is None:
+        typer.echo(f"admin account {admin!r}, password: {password}")
+
+
+def setup_hub(
+    home: Path | None, store: str | None, names: list[str], cert: Path | None,
+    key: Path | None, ca: Path | None, admin: str, password: str, listen: str,
+) -> HubSettings:  # fmt: skip
+    """Create the hub's directory, TLS files (unless `cert`/`key` are given), the store and
+    the `admin` account; save and return the settings. A mistake: one line, exit 2."""
     from tocsin.hub.pki import make_ca_and_server
 
     directory = hub_dir(home)
@@ -85,12 +106,6 @@ def init(
         raise _fail(f"{directory}: a hub is already set up here")
     if (cert is None) != (key is None):
         raise _fail("--cert and --key go together")
-    try:
-        password = (
-            password_file.read_text().strip() if password_file else _secrets.token_urlsafe(12)
-        )
-    except OSError as err:
-        raise _fail(f"{password_file}: cannot read the admin password: {err.strerror}") from None
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -119,12 +134,8 @@ def init(
     settings = HubSettings(
         store=url, cert=str(cert_path), key=str(key_path), ca=ca_text, listen=listen
     )
-    path = save_settings(home, settings)
-    typer.echo(f"hub set up in {directory} ({path.name}); store {url.split('@')[-1]}")
-    if ca_text:
-        typer.echo(f"sensors pin this CA: {ca_text}")
-    if password_file is None:
-        typer.echo(f"admin account {admin!r}, password: {password}")
+    save_settings(home, settings)
+    return settings
 
 
 @site_app.command("add")

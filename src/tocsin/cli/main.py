@@ -12,6 +12,7 @@ from tocsin.cli import exercise as exercise_cmd
 from tocsin.cli import hub as hub_cmd
 from tocsin.cli import rules as rules_cmd
 from tocsin.cli import rules_test as rules_test_cmd
+from tocsin.cli import run as run_cmd
 from tocsin.cli import schema as schema_cmd
 from tocsin.cli import sensor as sensor_cmd
 
@@ -46,6 +47,7 @@ def _root(
 
 app.command("analyze")(analyze_cmd.analyze)
 app.command("sensor")(sensor_cmd.sensor)
+app.command("run")(run_cmd.run)
 app.command("schema")(schema_cmd.schema)
 app.command("eval")(eval_cmd.eval_)
 rules_cmd.rules_app.command("test")(rules_test_cmd.test)

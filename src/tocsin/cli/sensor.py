@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,27 +27,81 @@ from tocsin.runtime.pipeline import PipelineConfig
 from tocsin.runtime.shed import ShedConfig
 from tocsin.runtime.workers import WorkerError
 
+IFACE = typer.Option(
+    None,
+    "--iface",
+    "-i",
+    help="The interface to watch (a SPAN/TAP port, no IP address).",
+    metavar="<name>",
+)
+DURATION = typer.Option(
+    None,
+    "--duration",
+    help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).",
+    metavar="<s>",
+)
+COUNT = typer.Option(None, "--count", help="Stop after this many packets.", metavar="<n>")
+RING_MB = typer.Option(64, "--ring-mb", help="Size of the kernel ring (MB).")
+PROMISC = typer.Option(True, "--promisc/--no-promisc", help="Promiscuous mode.")
+BPF = typer.Option(
+    None,
+    "--bpf",
+    help="A BPF filter (tcpdump syntax, e.g. 'not port 22'): the kernel "
+    "drops what it rejects before the ring.",
+    metavar="<expr>",
+)
+RULES = typer.Option([], "--rules", "-r", help="Suricata rules (repeat).", metavar="<path>")
+DETECTORS = typer.Option(True, "--detectors/--no-detectors", help="Run the correlator's detectors.")
+SUMMARY_JSON = typer.Option(
+    None, "--summary-json", help="Write the run's summary as JSON.", metavar="<path>"
+)
+QUIET = typer.Option(False, "--quiet", "-q", help="No summary on screen.")
+FLOW_CAP = typer.Option(
+    1_000_000,
+    "--flow-cap",
+    help="Most flows held at once, over all workers (memory bound, about 200 bytes "
+    "each). Above it the flow table enters emergency mode: shorter timeouts, oldest "
+    "flows evicted and logged.",
+)
+SHED = typer.Option(
+    True,
+    "--shed/--no-shed",
+    help="Under overload (packets more than 1 s behind the wire), stop scanning bulk "
+    "payloads with signatures, then (3 s) parsing web, mail and FTP; each shed counted "
+    "and raised as a self-alert. Flows and alerts are never shed.",
+)
+WORKERS = typer.Option(
+    max(1, (os.cpu_count() or 2) - 1),
+    "--workers",
+    "-w",
+    help="Worker processes, each with its own ring in one FANOUT group (flow hash); the "
+    "correlator and the EVE writer run in the main process. Default: one per core "
+    "but one.",
+    metavar="<n>",
+)
+HOME = typer.Option(
+    None,
+    "--home",
+    envvar="TOCSIN_HOME",
+    help="Data directory for the outbox (default ~/.tocsin).",
+    metavar="<dir>",
+)
+OUTBOX_MB = typer.Option(
+    1024,
+    "--outbox-mb",
+    help="Most MB of events the outbox holds; past it flows are shed "
+    "first, then protocol events, alerts last, each counted and reported to the hub.",
+)
+HEARTBEAT_S = typer.Option(10.0, "--heartbeat-s", help="Seconds between two heartbeats to the hub.")
+
 
 def sensor(
-    iface: str | None = typer.Option(
-        None,
-        "--iface",
-        "-i",
-        help="The interface to watch (a SPAN/TAP port, no IP address).",
-        metavar="<name>",
-    ),
+    iface: str | None = IFACE,
     eve: Path = typer.Option(Path("eve.json"), "--eve", help="EVE output.", metavar="<path>"),
-    duration: float | None = typer.Option(
-        None,
-        "--duration",
-        help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).",
-        metavar="<s>",
-    ),
-    count: int | None = typer.Option(
-        None, "--count", help="Stop after this many packets.", metavar="<n>"
-    ),
-    ring_mb: int = typer.Option(64, "--ring-mb", help="Size of the kernel ring (MB)."),
-    promisc: bool = typer.Option(True, "--promisc/--no-promisc", help="Promiscuous mode."),
+    duration: float | None = DURATION,
+    count: int | None = COUNT,
+    ring_mb: int = RING_MB,
+    promisc: bool = PROMISC,
     fanout_group: int | None = typer.Option(
         None,
         "--fanout-group",
@@ -54,46 +109,14 @@ def sensor(
         "sensors on one interface each see whole flows.",
         metavar="<id>",
     ),
-    bpf: str | None = typer.Option(
-        None,
-        "--bpf",
-        help="A BPF filter (tcpdump syntax, e.g. 'not port 22'): the kernel "
-        "drops what it rejects before the ring.",
-        metavar="<expr>",
-    ),
-    rules: list[Path] = typer.Option(
-        [], "--rules", "-r", help="Suricata rules (repeat).", metavar="<path>"
-    ),
-    detectors: bool = typer.Option(
-        True, "--detectors/--no-detectors", help="Run the correlator's detectors."
-    ),
-    summary_json: Path | None = typer.Option(
-        None, "--summary-json", help="Write the run's summary as JSON.", metavar="<path>"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on screen."),
-    flow_cap: int = typer.Option(
-        1_000_000,
-        "--flow-cap",
-        help="Most flows held at once, over all workers (memory bound, about 200 bytes "
-        "each). Above it the flow table enters emergency mode: shorter timeouts, oldest "
-        "flows evicted and logged.",
-    ),
-    shed: bool = typer.Option(
-        True,
-        "--shed/--no-shed",
-        help="Under overload (packets more than 1 s behind the wire), stop scanning bulk "
-        "payloads with signatures, then (3 s) parsing web, mail and FTP; each shed counted "
-        "and raised as a self-alert. Flows and alerts are never shed.",
-    ),
-    workers: int = typer.Option(
-        max(1, (os.cpu_count() or 2) - 1),
-        "--workers",
-        "-w",
-        help="Worker processes, each with its own ring in one FANOUT group (flow hash); the "
-        "correlator and the EVE writer run in the main process. Default: one per core "
-        "but one.",
-        metavar="<n>",
-    ),
+    bpf: str | None = BPF,
+    rules: list[Path] = RULES,
+    detectors: bool = DETECTORS,
+    summary_json: Path | None = SUMMARY_JSON,
+    quiet: bool = QUIET,
+    flow_cap: int = FLOW_CAP,
+    shed: bool = SHED,
+    workers: int = WORKERS,
     read: list[Path] = typer.Option(
         [],
         "--read",
@@ -135,22 +158,9 @@ def sensor(
         help="The hub's CA certificate (default: the system's trust store).",
         metavar="<path>",
     ),
-    home: Path | None = typer.Option(
-        None,
-        "--home",
-        envvar="TOCSIN_HOME",
-        help="Data directory for the outbox (default ~/.tocsin).",
-        metavar="<dir>",
-    ),
-    outbox_mb: int = typer.Option(
-        1024,
-        "--outbox-mb",
-        help="Most MB of events the outbox holds; past it flows are shed "
-        "first, then protocol events, alerts last, each counted and reported to the hub.",
-    ),
-    heartbeat_s: float = typer.Option(
-        10.0, "--heartbeat-s", help="Seconds between two heartbeats to the hub."
-    ),
+    home: Path | None = HOME,
+    outbox_mb: int = OUTBOX_MB,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> None:
     """Watch a live interface (AF_PACKET, TPACKET_V3 ring; needs root) through the whole
     pipeline until Ctrl-C, SIGTERM, --duration or --count; kernel ring drops are counted in
@@ -159,7 +169,6 @@ def sensor(
     push what it sees to the regional hub through a durable outbox (<home>/sensor/), or,
     instead of an interface, captures (--read: backfill, exits once delivered), a Suricata
     probe's EVE file (--eve-file) or Zeek logs (--zeek-dir)."""  # fmt: skip
-    err = Console(stderr=True)
     sources = [x for x in (iface, read or None, eve_file, zeek_dir) if x]
     if len(sources) != 1:
         _error("give one source: --iface, --read, --eve-file or --zeek-dir")
@@ -176,6 +185,51 @@ def sensor(
                       zeek_dir, duration, rules, detectors, flow_cap, quiet)  # fmt: skip
             return
     assert iface is not None
+    watch = live_watch(iface, workers, flow_cap, ring_mb, promisc, fanout_group, bpf, rules,
+                       detectors, shed, duration, count, quiet)  # fmt: skip
+    if hub is not None:
+        from tocsin.cli.uplink import HubLink, live
+
+        assert site is not None and token_file is not None
+        link = HubLink(hub, site, token_file, ca, home, outbox_mb, heartbeat_s)
+        eve = link.dir / "live.eve.json"
+        result = live(link, watch, drain_s=30.0)
+    else:
+        result = watch(eve, None)
+    report(result, iface, str(eve), quiet, summary_json)
+
+
+def report(
+    result: AnalysisResult, iface: str, eve: str, quiet: bool, summary_json: Path | None
+) -> None:
+    """The run's summary on screen (unless `quiet`) and, with `summary_json`, as JSON."""
+    if not quiet:
+        render_summary(Console(), result, eve)
+    if summary_json is not None:
+        payload = {
+            "iface": iface,
+            "packets": result.packets,
+            "flows": result.flows,
+            "events": result.events,
+            "drops": result.drops,
+            "counters": result.counters,
+            "detector_alerts": result.detector_alerts,
+        }
+        summary_json.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+Watch = Callable[[Path, "dict[str, Any] | None"], AnalysisResult]
+
+
+def live_watch(
+    iface: str, workers: int, flow_cap: int, ring_mb: int, promisc: bool,
+    fanout_group: int | None, bpf: str | None, rules: list[Path], detectors: bool, shed: bool,
+    duration: float | None, count: int | None, quiet: bool,
+) -> Watch:  # fmt: skip
+    """Check the live options and load rules and detectors (one `tocsin:` line and exit 2 on
+    a mistake); returns `watch(eve_path, health)`, which runs the live pipeline on `iface`
+    until Ctrl-C, SIGTERM, `duration` or `count` (installs the signal handlers)."""
+    err = Console(stderr=True)
     if not 1 <= workers <= 64:
         _error(f"--workers must be between 1 and 64 (got {workers})")
         raise typer.Exit(2)
@@ -228,28 +282,7 @@ def sensor(
             _error(str(e))
             raise typer.Exit(3) from None
 
-    if hub is not None:
-        from tocsin.cli.uplink import HubLink, live
-
-        assert site is not None and token_file is not None
-        link = HubLink(hub, site, token_file, ca, home, outbox_mb, heartbeat_s)
-        eve = link.dir / "live.eve.json"
-        result = live(link, watch, drain_s=30.0)
-    else:
-        result = watch(eve, None)
-    if not quiet:
-        render_summary(Console(), result, str(eve))
-    if summary_json is not None:
-        payload = {
-            "iface": iface,
-            "packets": result.packets,
-            "flows": result.flows,
-            "events": result.events,
-            "drops": result.drops,
-            "counters": result.counters,
-            "detector_alerts": result.detector_alerts,
-        }
-        summary_json.write_text(json.dumps(payload, indent=2) + "\n")
+    return watch
 
 
 def _uplinked(

@@ -16,17 +16,28 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import typer
 
 from tocsin.cli.analyze import _error
 from tocsin.hub.home import home_dir
 from tocsin.output.outbox import Outbox, OutboxError
-from tocsin.output.push import Pusher, PushError
+from tocsin.output.push import HttpTransport, Pusher, PushError
 from tocsin.runtime.uplink import Feed, SpoolFeed, TailFeed, Uplink, spool_files
 
 T = TypeVar("T")
+
+
+class Link(Protocol):
+    """Where a live sensor's events go: a remote hub (`HubLink`) or the local store (`tocsin
+    run`'s `LocalLink`). `dir` holds the outbox and the live EVE file."""
+
+    url: str
+    dir: Path
+    outbox: Outbox
+
+    def pusher(self, source: str, health: dict[str, Any]) -> Pusher: ...
 
 
 class HubLink:
@@ -62,10 +73,8 @@ class HubLink:
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher:
         return Pusher(
             self.outbox,
-            self.url,
+            HttpTransport(self.url, self.token, self.ca),
             self.site,
-            self.token,
-            ca=self.ca,
             source=source,
             health=lambda: health,
             heartbeat_s=self.heartbeat_s,
@@ -162,7 +171,7 @@ def follow_zeek(link: HubLink, directory: Path, duration: float | None) -> None:
     _run(link, "zeek-dir", feeds, {}, False, duration)
 
 
-def live(link: HubLink, watch: Callable[[Path, dict[str, Any]], T], drain_s: float) -> T:
+def live(link: Link, watch: Callable[[Path, dict[str, Any]], T], drain_s: float) -> T:
     """Run `watch(eve_path, health)` (the live pipeline, in this thread) while its EVE file
     is followed into the outbox and pushed; once it returns, deliver what is left for up to
     `drain_s` seconds (the rest waits in the outbox for the next run)."""

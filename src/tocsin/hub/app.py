@@ -29,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from tocsin import __version__
-from tocsin.hub import archive, blind
+from tocsin.hub import archive
 from tocsin.hub.home import HubSettings
 from tocsin.hub.ingest import (
     Accepted,
@@ -43,6 +43,7 @@ from tocsin.hub.ingest import (
 from tocsin.hub.rows import Heartbeat, Row
 from tocsin.hub.secrets import check_password, token_hash
 from tocsin.hub.store.base import Sensor, Store
+from tocsin.hub.watch import Watcher
 
 log = logging.getLogger("tocsin.hub")
 
@@ -95,14 +96,9 @@ class _Users:
 
 
 def _answer(acc: Accepted, stored: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"accepted": len(acc.rows), "rejected": len(acc.rejected)}
-    if stored is not None:
-        out["stored"] = stored
-        out["duplicates"] = len(acc.rows) - stored
     if acc.rejected:
-        out["reasons"] = [{"at": at, "reason": why} for at, why in acc.rejected[:100]]
         log.warning("rejected %d lines (first: %s)", len(acc.rejected), acc.rejected[0][1])
-    return out
+    return acc.answer(stored)
 
 
 def make_app(
@@ -110,32 +106,20 @@ def make_app(
     settings: HubSettings,
     publish: Publish | None = None,
     archive_root: Path | None = None,
+    watch: bool = True,
 ) -> FastAPI:
     """The API over `store`; with `publish`, accepted rows go to the bus instead; with
-    `archive_root`, metadata is archived there as `settings` say."""
-    stop = threading.Event()
-
-    def watch() -> None:
-        next_archive = time.monotonic() + settings.check_s
-        while not stop.wait(settings.check_s):
-            try:
-                for alert in blind.check(store, settings):
-                    log.warning("%s", msgspec.json.decode(alert.body)["alert"]["signature"])
-                if archive_root is not None and time.monotonic() >= next_archive:
-                    next_archive = time.monotonic() + settings.archive_every_s
-                    moved = archive.archive(store, archive_root, settings.archive_after_s)
-                    gone = archive.expire(archive_root, settings.retention_days)
-                    if moved or gone:
-                        log.info("archived %d events; %d day partitions expired", moved, gone)
-            except Exception:  # the watcher must outlive a store hiccup
-                log.exception("sensor-blind check or archiving failed")
+    `archive_root`, metadata is archived there as `settings` say. With `watch`, the app runs
+    the hub's `Watcher` (sensor-blind checks, archiving) while it serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        thread = threading.Thread(target=watch, name="blind-watch", daemon=True)
-        thread.start()
+        watcher = Watcher(store, settings, archive_root) if watch else None
+        if watcher is not None:
+            watcher.start()
         yield
-        stop.set()
+        if watcher is not None:
+            watcher.stop()
 
     app = FastAPI(title="Tocsin hub", version=__version__, lifespan=lifespan)
     users = _Users(store)

@@ -38,7 +38,8 @@ def _verdict(state: SensorState, settings: HubSettings, now: float) -> tuple[int
     if now - state.received > settings.silence_s:
         return SILENT, f"no heartbeat for {now - state.received:.0f} s"
     hb = msgspec.json.decode(state.body, type=Heartbeat)
-    if hb.live and hb.interval_packets == 0 and hb.interval_drops == 0:
+    judged = hb.interval_s is None or hb.interval_s > 0  # a run's first report covers nothing
+    if hb.live and judged and hb.interval_packets == 0 and hb.interval_drops == 0:
         return NO_PACKETS, "no packets in the last interval"
     seen = hb.interval_packets + hb.interval_drops
     if seen and hb.interval_drops / seen > settings.drop_ratio:

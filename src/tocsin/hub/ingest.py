@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import zstandard
@@ -36,6 +37,17 @@ class Accepted:
 
     rows: list[Row] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def answer(self, stored: int | None) -> dict[str, Any]:
+        """The hub's JSON answer: accepted, rejected (with the first 100 reasons) and, once
+        stored here, how many were new (`stored`) and how many repeats (`duplicates`)."""
+        out: dict[str, Any] = {"accepted": len(self.rows), "rejected": len(self.rejected)}
+        if stored is not None:
+            out["stored"] = stored
+            out["duplicates"] = len(self.rows) - stored
+        if self.rejected:
+            out["reasons"] = [{"at": at, "reason": why} for at, why in self.rejected[:100]]
+        return out
 
 
 _batch = msgspec.msgpack.Decoder(Batch)

@@ -50,6 +50,9 @@ class Heartbeat(msgspec.Struct, frozen=True):
     drops: int = 0
     interval_packets: int = 0
     interval_drops: int = 0
+    # seconds the interval counts cover: 0 on a run's first report (nothing to judge yet),
+    # None from a sensor that does not say
+    interval_s: float | None = None
     emergency: bool = False
     outbox_events: int = 0
     outbox_bytes: int = 0

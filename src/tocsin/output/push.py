@@ -6,6 +6,8 @@ answered 200 — at-least-once; the hub folds repeats by event id. Network error
 are retried with exponential back-off and full jitter (0.5 s doubling to 60 s); HTTPS_PROXY /
 NO_PROXY from the environment are honoured. 401/403 (a revoked token, another site) and 400
 stop the courier with `PushError`: retrying cannot help, and the lines stay in the outbox.
+The courier talks to the hub through a `Transport`: `HttpTransport` over HTTPS, or the hub's
+own code in-process (`tocsin.hub.local.LocalHub`, for `tocsin run`), so both take the same path.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import msgspec
@@ -32,24 +34,70 @@ class PushError(Exception):
     """The hub refused the sensor for good (names the hub's reason)."""
 
 
+class LinkDown(Exception):
+    """The hub cannot take it now (retried with back-off)."""
+
+
+class Transport(Protocol):
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Deliver one request to the hub's API at `path`; returns the hub's JSON answer.
+        Raises `PushError` (final), `LinkDown`, `httpx.HTTPError` or `OSError` (transient)."""
+
+    def close(self) -> None: ...
+
+
 def tls_context(ca: Path | None) -> ssl.SSLContext:
     """Verify the hub against `ca` (the hub's own CA file) or the system's trust store."""
     ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
     return ctx
 
 
+class HttpTransport:
+    """The hub at `url`, over HTTPS with the sensor's bearer `token`, verified against `ca`."""
+
+    def __init__(self, url: str, token: str, ca: Path | None = None) -> None:
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"),
+            verify=tls_context(ca),
+            trust_env=True,
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            headers={"Authorization": f"Bearer {token.strip()}"},
+        )
+
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
+    ) -> dict[str, Any]:
+        """POST; a 5xx is raised as `httpx.HTTPStatusError` (transient)."""
+        if timeout is None:
+            r = self._client.post(path, content=body, headers=headers)
+        else:
+            r = self._client.post(path, content=body, headers=headers, timeout=timeout)
+        if r.status_code in (400, 401, 403, 404, 413, 415):
+            try:
+                why = r.json().get("detail", r.text)
+            except ValueError:
+                why = r.text
+            raise PushError(f"hub refused {path} ({r.status_code}): {why}")
+        r.raise_for_status()
+        answer: dict[str, Any] = r.json()
+        return answer
+
+    def close(self) -> None:
+        self._client.close()
+
+
 class Pusher:
-    """Sends `outbox` to the hub at `url` as sensor of `site` with `token`. `health()` gives
-    the heartbeat's sensor fields (packets, drops, live, emergency...)."""
+    """Sends `outbox` through `transport` as a sensor of `site`. `health()` gives the
+    heartbeat's sensor fields (packets, drops, live, emergency...)."""
 
     def __init__(
         self,
         outbox: Outbox,
-        url: str,
+        transport: Transport,
         site: str,
-        token: str,
         *,
-        ca: Path | None = None,
         source: str = "pcap",
         health: Callable[[], dict[str, Any]] | None = None,
         heartbeat_s: float = 10.0,
@@ -65,37 +113,13 @@ class Pusher:
         self.log = log
         self.failures = 0
         self.delivered = 0
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"),
-            verify=tls_context(ca),
-            trust_env=True,
-            timeout=httpx.Timeout(60.0, connect=10.0),
-            headers={"Authorization": f"Bearer {token.strip()}"},
-        )
+        self.transport = transport
         self._zstd = zstandard.ZstdCompressor(level=3)
         self._encode = msgspec.msgpack.Encoder()
         self._next_beat = 0.0
         self._rejected = 0
         self._last = (0, 0)  # packets and drops at the last heartbeat
-
-    def _post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
-    ) -> dict[str, Any]:
-        """POST; returns the JSON answer. Raises `PushError` (final) or `httpx` errors
-        (transient) — a 5xx is turned into `httpx.HTTPStatusError`."""
-        if timeout is None:
-            r = self._client.post(path, content=body, headers=headers)
-        else:
-            r = self._client.post(path, content=body, headers=headers, timeout=timeout)
-        if r.status_code in (400, 401, 403, 404, 413, 415):
-            try:
-                why = r.json().get("detail", r.text)
-            except ValueError:
-                why = r.text
-            raise PushError(f"hub refused {path} ({r.status_code}): {why}")
-        r.raise_for_status()
-        answer: dict[str, Any] = r.json()
-        return answer
+        self._last_at: float | None = None  # and when it was sent (monotonic)
 
     def beat(self, timeout: float | None = None) -> None:
         depth, size = self.outbox.depth()
@@ -104,7 +128,10 @@ class Pusher:
         packets, drops = int(fields.get("packets", 0)), int(fields.get("drops", 0))
         fields["interval_packets"] = packets - self._last[0]
         fields["interval_drops"] = drops - self._last[1]
+        now = time.monotonic()
+        fields["interval_s"] = 0.0 if self._last_at is None else now - self._last_at
         self._last = (packets, drops)
+        self._last_at = now
         hb = Heartbeat(
             site=self.site,
             at=time.time(),
@@ -118,7 +145,7 @@ class Pusher:
             rejected=sum(counts["rejected"].values()),
             **fields,
         )
-        self._post(
+        self.transport.post(
             "/api/v1/heartbeat",
             msgspec.json.encode(hb),
             {"Content-Type": "application/json"},
@@ -135,7 +162,7 @@ class Pusher:
                 Batch(self.site, self.outbox.epoch, [(s, line) for s, _, line in batch])
             )
         )
-        answer = self._post(
+        answer = self.transport.post(
             "/api/v1/batches",
             body,
             {"Content-Type": "application/x-tocsin-batch", "Content-Encoding": "zstd"},
@@ -176,7 +203,7 @@ class Pusher:
                 if self.failures:
                     self.log(f"hub reachable again after {self.failures} failed attempts")
                     self.failures = 0
-            except (httpx.HTTPError, OSError, ValueError) as err:
+            except (httpx.HTTPError, OSError, ValueError, LinkDown) as err:
                 self.failures += 1
                 delay = random.uniform(0, min(60.0, 0.5 * 2 ** min(self.failures, 10)))
                 if self.failures in (1, 5) or self.failures % 20 == 0:
@@ -188,11 +215,11 @@ class Pusher:
                 stop.wait(delay)
         if not self.failures:
             # the next run's heartbeats will say it if this one cannot
-            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, PushError):
+            with contextlib.suppress(httpx.HTTPError, OSError, ValueError, LinkDown, PushError):
                 self.beat(timeout=5.0)
 
     def close(self) -> None:
-        self._client.close()
+        self.transport.close()
 
 
 def _reason(err: Exception) -> str:
