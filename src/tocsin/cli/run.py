@@ -50,6 +50,9 @@ class LocalLink:
             _error(str(err))
             raise typer.Exit(2) from None
 
+    def say(self, message: str) -> None:
+        _say(message)
+
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher:
         return Pusher(
             self.outbox,

@@ -24,9 +24,13 @@ def render_summary(console: Console, r: AnalysisResult, eve: str) -> None:
             f" from {eve_timestamp(r.first_ts)[:19]} to {eve_timestamp(r.last_ts)[:19]} UTC "
             f"({(r.last_ts - r.first_ts) / 1e6:,.1f} s of traffic)"
         )
-    files = f"{len(r.files)} file" + ("s" if len(r.files) != 1 else "")
+    ifaces = [f[6:] for f in r.files if f.startswith("iface:")]
+    if ifaces and len(ifaces) == len(r.files):
+        what = f"Watched {', '.join(ifaces)}"
+    else:
+        what = f"Analysed {len(r.files)} file" + ("s" if len(r.files) != 1 else "")
     console.print(
-        f"Analysed {files}: {r.packets:,} packets, {_size(r.bytes)}{span}.",
+        f"{what}: {r.packets:,} packets, {_size(r.bytes)}{span}.",
         markup=False,
         highlight=False,
         soft_wrap=True,

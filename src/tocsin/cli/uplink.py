@@ -37,6 +37,9 @@ class Link(Protocol):
     dir: Path
     outbox: Outbox
 
+    def say(self, message: str) -> None:
+        """Tell the user (stderr, prefixed with the command's name)."""
+
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher: ...
 
 
@@ -69,6 +72,9 @@ class HubLink:
             self.outbox = Outbox(self.dir / "outbox.db", max_bytes=outbox_mb << 20)
         except OutboxError as err:
             raise _exit(str(err)) from None
+
+    def say(self, message: str) -> None:
+        _say(message)
 
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher:
         return Pusher(
@@ -202,7 +208,7 @@ def live(link: Link, watch: Callable[[Path, dict[str, Any]], T], drain_s: float)
             uplink.stop.set()
             thread.join()
     depth, _ = link.outbox.depth()
-    _say(f"{uplink.pusher.delivered} events delivered to {link.url}; {depth} still queued")
+    link.say(f"{uplink.pusher.delivered} events delivered to {link.url}; {depth} still queued")
     if failed:
         raise typer.Exit(4)
     return result
