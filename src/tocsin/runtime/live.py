@@ -80,6 +80,8 @@ def run_live(
     sink.close()
     _fill(result, pipeline, sink, {})
     result.wall_s = time.monotonic() - t0
+    if health is not None:  # the last heartbeat says the final counts
+        _health(health, result.packets, [result.counters])
     return result
 
 
@@ -169,6 +171,8 @@ def run_live_sharded(
     result = AnalysisResult(files=[f"iface:{source.iface}"])
     merger.summarize(result)
     result.wall_s = time.monotonic() - t0
+    if health is not None:  # the last heartbeat says the final counts
+        _health(health, result.packets, [result.counters])
     return result
 
 

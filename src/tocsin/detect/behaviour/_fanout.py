@@ -154,7 +154,7 @@ class Fanout:
         for j, (ver, shi, slo, k, dhi, dlo) in enumerate(cols[first].tolist()):
             key = (ver, shi, slo, k)
             t0 = ts_first[j]
-            s = self.spreads.get_or_create(key, partial(Spread, t0, t0))
+            s = self.spreads.get_or_create(key, partial(Spread, t0, t0), now=t0)
             if t0 - s.first_ts > self.window_us:
                 s.first_ts, s.targets, s.answered, s.probes, s.alerted = t0, set(), set(), 0, False
             s.last_ts = max(s.last_ts, int(last[j]))

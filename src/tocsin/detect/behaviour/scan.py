@@ -149,7 +149,7 @@ class PortScan(Detector):
             zip(*cols, strict=True)
         ):
             key = (ver, shi, slo, dhi, dlo)
-            p = self.pairs.get_or_create(key, partial(_Pair, ts, ts))
+            p = self.pairs.get_or_create(key, partial(_Pair, ts, ts), now=ts)
             if ts - p.first_ts > window:
                 p.first_ts, p.ports, p.types, p.alerted = ts, set(), {}, False
                 p.stealth = set()
