@@ -37,7 +37,7 @@ from tocsin.output.writer import EveWriter
 from tocsin.runtime.analyze import anomaly_counts
 from tocsin.runtime.pipeline import Pipeline, PipelineConfig, RunTotals
 from tocsin.runtime.rollup import Counters
-from tocsin.runtime.shard import ShardWriter, owners, share, spill_path, stretches
+from tocsin.runtime.shard import Balancer, ShardWriter, share, spill_path, stretches
 from tocsin.runtime.talkers import TopTalkers
 
 # a batch is processed and shipped in stretches of at most this much packet time and this
@@ -171,6 +171,7 @@ def finished(
 def run_file_worker(job: Job, k: int, send: Callable[[Any], None]) -> Finished:
     pipeline, out = worker_pipeline(job, k, send)
     splitter = Decoder(job.config.vxlan_port)  # decodes whole batches to share them out
+    balancer = Balancer(job.workers)  # the same in every worker: they see the same packets
     pk = new_packets(0)
     base = 0  # capture packets read before this batch
     idle = 0  # stretches since the last shipment
@@ -178,7 +179,7 @@ def run_file_worker(job: Job, k: int, send: Callable[[Any], None]) -> Finished:
         for batch in captures.batches():
             if pk.shape[0] < batch.n:
                 pk = new_packets(batch.n)
-            mine = np.flatnonzero(owners(splitter.decode(batch, into=pk), job.workers) == k)
+            mine = np.flatnonzero(balancer.owners(splitter.decode(batch, into=pk)) == k)
             at = 0
             for end in stretches(batch.ts_us, _STRETCH_US, _STRETCH_PACKETS):
                 lo, hi = np.searchsorted(mine, [at, end]).tolist()

@@ -40,6 +40,7 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.detect.behaviour._ports import PortSet
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import FlowBatch
@@ -158,6 +159,7 @@ class Beacon(Detector):
     def __init__(self, config: BeaconConfig | None = None) -> None:
         super().__init__(config or BeaconConfig())
         self.cfg: BeaconConfig = self.config
+        self._excluded = PortSet(self.cfg.excluded_ports)
         self.pairs: BoundedMap[tuple[str, ...], _Pair] = BoundedMap(self.cfg.max_pairs)
         self.names: BoundedMap[int, str] = BoundedMap(self.cfg.max_flow_names)
         self.first_seen = 0
@@ -178,7 +180,7 @@ class Beacon(Detector):
     def on_flows(self, flows: FlowBatch, ctx: Context) -> None:
         cfg = self.cfg
         mask = (flows.proto == 6) | (flows.proto == 17)
-        mask &= ~np.isin(flows.dport, np.asarray(cfg.excluded_ports, dtype=np.uint16))
+        mask &= ~self._excluded.of(flows.dport)
         mask &= ctx.home.internal_v(flows.ipver, flows.src_hi, flows.src_lo)
         if not cfg.include_internal:
             mask &= ~ctx.home.internal_v(flows.ipver, flows.dst_hi, flows.dst_lo)

@@ -49,6 +49,7 @@ from tocsin.detect.behaviour._auth import (
     text_of,
 )
 from tocsin.detect.behaviour._mail_login import MailLogin, mail_login
+from tocsin.detect.behaviour._ports import PortSet
 from tocsin.detect.correlate.correlator import event_type
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding, Prefilters
 from tocsin.detect.correlate.state import BoundedMap
@@ -58,6 +59,7 @@ from tocsin.output.timefmt import eve_timestamp
 _USER_SAMPLE = 5
 # port -> protocol word, for flows whose application was not identified
 CLEARTEXT_PORTS = {23: "telnet"}
+_CLEARTEXT = PortSet(CLEARTEXT_PORTS)
 _UNIDENTIFIED = frozenset({"", "failed", "telnet"})
 # protocol -> (signature id, label, confidence, severity)
 SUBSIGS = {
@@ -163,7 +165,7 @@ class CleartextCredentials(Detector):
 
     def on_flows(self, flows: FlowBatch, ctx: Context) -> None:
         c = self.cfg
-        port = np.isin(flows.dport, list(CLEARTEXT_PORTS)) & (flows.proto == 6)
+        port = _CLEARTEXT.of(flows.dport) & (flows.proto == 6)
         talk = (flows.pkts_ts >= c.min_pkts) & (flows.pkts_tc >= c.min_pkts)
         rows = np.flatnonzero(port & talk & (flows.bytes_tc >= c.min_bytes_tc))
         for i in rows.tolist():

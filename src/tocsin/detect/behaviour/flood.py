@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.detect.behaviour._ports import PortSet
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.detect.correlate.state import BoundedMap
 from tocsin.model.flows import TH_ACK, TH_SYN, FlowBatch
@@ -95,6 +96,22 @@ class _Target:
     series: dict[str, _Series] = field(default_factory=dict)
 
 
+def _unique_targets(
+    ver: npt.NDArray[np.uint8], hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """`np.unique(np.stack([ver, hi, lo], axis=1), axis=0, return_inverse=True)`, the same
+    rows in the same (lexicographic) order, by a lexsort: ten times faster than `unique`'s
+    sort of row-sized records."""
+    v = ver.astype(np.uint64)
+    order = np.lexsort((lo, hi, v))
+    vs, hs, ls = v[order], hi[order], lo[order]
+    new = np.ones(order.size, dtype=np.bool_)
+    new[1:] = (vs[1:] != vs[:-1]) | (hs[1:] != hs[:-1]) | (ls[1:] != ls[:-1])
+    inv = np.empty(order.size, dtype=np.intp)
+    inv[order] = np.cumsum(new) - 1
+    return np.stack([vs[new], hs[new], ls[new]], axis=1), inv
+
+
 class Flood(Detector):
     """SYN, UDP, ICMP and amplification floods against one host; see the module docstring."""
 
@@ -123,7 +140,7 @@ class Flood(Detector):
             "icmp": self.cfg.icmp_floor,
             "amplification": self.cfg.amplification_floor,
         }
-        self._reflect = np.array(REFLECT_PORTS, dtype=np.uint16)
+        self._reflect = PortSet(REFLECT_PORTS)
         self.flows_counted = 0
 
     # -- grouping (vectorised) ------------------------------------------------------------
@@ -134,7 +151,7 @@ class Flood(Detector):
         """Rows counted, their kind index, their measure."""
         tcp, udp = f.proto == 6, f.proto == 17
         syn = tcp & ((f.tcp_flags_ts & (TH_SYN | TH_ACK)) == TH_SYN)
-        from_reflector = udp & np.isin(f.sport, self._reflect)
+        from_reflector = udp & self._reflect.of(f.sport)
         unsolicited = (f.pkts_tc == 0) | (f.bytes_ts >= f.bytes_tc * np.uint64(10))
         amp = from_reflector & unsolicited & (f.pkts_ts > 0)
         udp_fl = udp & ~from_reflector & (f.pkts_tc * np.uint64(4) < f.pkts_ts)
@@ -154,9 +171,7 @@ class Flood(Detector):
         self.flows_counted += int(rows.size)
         wus = self.cfg.window_s * 1_000_000
         win = flows.first_ts[rows] // wus
-        dst = np.stack([flows.ipver[rows], flows.dst_hi[rows], flows.dst_lo[rows]], axis=1)
-        tgt_u, tgt_inv = np.unique(dst.astype(np.uint64), axis=0, return_inverse=True)
-        tgt_inv = tgt_inv.reshape(-1)
+        tgt_u, tgt_inv = _unique_targets(flows.ipver[rows], flows.dst_hi[rows], flows.dst_lo[rows])
         w0 = int(win.min())
         span = int(win.max()) - w0 + 1
         gid = (tgt_inv.astype(np.int64) * 4 + kind) * span + (win - w0)

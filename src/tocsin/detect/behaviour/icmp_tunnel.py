@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tocsin.detect.behaviour._ports import PortSet
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.model.flows import FlowBatch
 from tocsin.output.timefmt import eve_timestamp
 
 _ECHO_TYPES = (8, 0, 128, 129)
+_ECHO = PortSet(_ECHO_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class IcmpTunnel(Detector):
 
     def on_flows(self, flows: FlowBatch, ctx: Context) -> None:
         cfg = self.cfg
-        echo = ((flows.proto == 1) | (flows.proto == 58)) & np.isin(flows.sport, _ECHO_TYPES)
+        echo = ((flows.proto == 1) | (flows.proto == 58)) & _ECHO.of(flows.sport)
         rows = np.flatnonzero(echo)
         if rows.size == 0:
             return
