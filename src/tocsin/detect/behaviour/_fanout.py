@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tocsin.detect.correlate.state import BoundedMap
+from tocsin.jit import kernel
 from tocsin.model.flows import FlowBatch
 from tocsin.model.ids import ip_text
 
@@ -38,6 +39,73 @@ def mix(*cols: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
             h = (h ^ c.astype(np.uint64)) * _MIX
             h ^= h >> np.uint64(29)
     return h
+
+
+def unique_rows(
+    cols: npt.NDArray[np.uint64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """`np.unique(cols, axis=0, return_index=True, return_inverse=True, return_counts=True)`
+    less the rows themselves (`cols[first]` gives them): the same lexicographic order, the
+    first occurrence of each, by a stable lexsort of the columns — several times faster
+    than `unique`'s sort of row-sized records."""
+    order = np.lexsort(cols.T[::-1])
+    srt = cols[order]
+    new = np.ones(order.size, dtype=np.bool_)
+    if order.size > 1:
+        new[1:] = (srt[1:] != srt[:-1]).any(axis=1)
+    starts = np.flatnonzero(new)
+    inverse = np.empty(order.size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    counts = np.diff(np.append(starts, order.size))
+    return order[starts], inverse, counts
+
+
+@kernel
+def _repeats(
+    group: np.ndarray,
+    item: np.ndarray,
+    ts: np.ndarray,
+    tag_t: np.ndarray,
+    item_t: np.ndarray,
+    ts_t: np.ndarray,
+    hot_t: np.ndarray,
+    mask: np.uint64,
+    window_us: int,
+    keys: np.ndarray,
+    used: np.ndarray,
+    first: np.ndarray,
+    multi: np.ndarray,
+    pos: np.ndarray,
+    keep: np.ndarray,
+    prev: np.ndarray,
+) -> None:
+    n = group.shape[0]
+    smask = np.uint64(keys.shape[0] - 1)
+    used[:] = False
+    for i in range(n):  # the batch: does a group show a second distinct item?
+        g = group[i]
+        j = g & smask
+        while used[j] and keys[j] != g:
+            j = (j + np.uint64(1)) & smask
+        if not used[j]:
+            used[j] = True
+            keys[j] = g
+            first[j] = item[i]
+            multi[j] = False
+        elif first[j] != item[i]:
+            multi[j] = True
+        pos[i] = j
+    for i in range(n):  # against the table as it was before this batch
+        s = group[i] & mask
+        known = tag_t[s] == (group[i] | np.uint64(1)) and ts[i] - ts_t[s] <= window_us
+        prev[i] = item_t[s] if known else np.uint64(0)
+        keep[i] = multi[pos[i]] or (known and (hot_t[s] or item_t[s] != item[i]))
+    for i in range(n):  # then the table takes the batch (a slot's last row wins)
+        s = group[i] & mask
+        tag_t[s] = group[i] | np.uint64(1)
+        item_t[s] = item[i]
+        ts_t[s] = ts[i]
+        hot_t[s] = keep[i]
 
 
 class Repeats:
@@ -57,25 +125,17 @@ class Repeats:
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64]]:
         """(rows worth tracking, the item the table held for each row's group: a promoted
         group's first item, to count it too; 0 when none)."""
-        order = np.lexsort((item, group))
-        g, it = group[order], item[order]
-        new_g = np.ones(g.size, dtype=np.bool_)
-        new_g[1:] = g[1:] != g[:-1]
-        new_pair = new_g.copy()
-        new_pair[1:] |= it[1:] != it[:-1]
-        gid = np.cumsum(new_g) - 1
-        distinct = np.bincount(gid, weights=new_pair.astype(np.float64))
-        multi = np.zeros(g.size, dtype=np.bool_)
-        multi[order] = distinct[gid] >= 2
-        slot = (group & self.mask).astype(np.intp)
-        tag = group | np.uint64(1)
-        known = (self.tag[slot] == tag) & (ts - self.ts[slot] <= self.window_us)
-        prev = np.where(known, self.item[slot], np.uint64(0))
-        keep = multi | (known & (self.hot[slot] | (self.item[slot] != item)))
-        self.tag[slot] = tag
-        self.item[slot] = item
-        self.ts[slot] = ts
-        self.hot[slot] = keep
+        n = group.shape[0]
+        size = 1 << max(1, 2 * n - 1).bit_length()  # a power of two, at most half full
+        keep = np.empty(n, dtype=np.bool_)
+        prev = np.empty(n, dtype=np.uint64)
+        _repeats(
+            group.astype(np.uint64), item.astype(np.uint64), ts.astype(np.int64),
+            self.tag, self.item, self.ts, self.hot, self.mask, self.window_us,
+            np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.bool_),
+            np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.bool_),
+            np.empty(n, dtype=np.int64), keep, prev,
+        )  # fmt: skip
         return keep, prev
 
 
@@ -142,9 +202,7 @@ class Fanout:
         order = np.argsort(flows.first_ts[rows], kind="stable")
         cols, rows, answered, prev = cols[order], rows[order], answered[order], prev[order]
         mins = None if min_targets is None else min_targets[order]
-        _, first, inverse, count = np.unique(
-            cols, axis=0, return_index=True, return_inverse=True, return_counts=True
-        )
+        first, inverse, count = unique_rows(cols)
         any_ans = np.zeros(first.shape[0], dtype=np.bool_)
         np.logical_or.at(any_ans, inverse.reshape(-1), answered)
         last = np.zeros(first.shape[0], dtype=np.int64)
