@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cli.test_analyze import ROOT, assert_one_line_error, tocsin
+from cli.test_analyze import ROOT, assert_one_line_error, many_flows_pcap, tocsin
 from tocsin.runtime.pipeline import PipelineConfig
 from tocsin.runtime.workers import WorkerError, analyze_sharded
 
@@ -128,3 +128,26 @@ def test_a_worker_that_fails_or_dies_stops_the_run_with_the_reason(
             2,
             correlate=_Breaks(how),  # type: ignore[arg-type]
         )
+
+
+def test_emergency_mode_is_said_once_for_the_sensor(tmp_path: Path) -> None:
+    """Each worker has its own flow table (a share of `--flow-cap`); when both fill, the
+    sensor is in emergency mode once: one self-alert, not one per worker."""
+    capture = many_flows_pcap(tmp_path / "many.pcap", 80)
+    summary = analyze_capped(capture, tmp_path / "eve.json", workers=2, cap=32)
+    lines = [json.loads(ln) for ln in (tmp_path / "eve.json").read_text().splitlines()]
+    alerts = [e["alert"]["signature_id"] for e in lines if e["event_type"] == "alert"]
+    assert alerts == [9000001]
+    assert summary["counters"]["flow.emerg_mode_entered"] == 2  # both workers' tables
+    assert len([e for e in lines if e["event_type"] == "flow"]) == 80  # nothing lost
+
+
+def analyze_capped(capture: Path, out: Path, workers: int, cap: int) -> dict[str, Any]:
+    summary = out.with_suffix(".summary.json")
+    proc = tocsin(
+        "analyze", capture, "--eve", out, "--summary-json", summary, "-q",
+        "--workers", workers, "--flow-cap", cap,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(summary.read_text())
+    return result

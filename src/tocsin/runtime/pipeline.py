@@ -510,10 +510,16 @@ class Pipeline:
         entered = int(self.flows.ctr[FC_EMERG_ENTERED])
         if entered > self._emerg_entered:
             self._emerg_entered = entered
-            self._self_alert(now, selfalerts.FLOW_EMERGENCY)
+            if isinstance(self.out, ShardWriter):  # said once for all workers' tables
+                self.out.emergency(now, True, self.flows.counters())
+            else:
+                self._self_alert(now, selfalerts.FLOW_EMERGENCY)
         over = int(self.flows.ctr[FC_EMERG_OVER])
         if over > self._emerg_over:
             self._emerg_over = over
+            if isinstance(self.out, ShardWriter):
+                self.out.emergency(now, False, self.flows.counters())
+                return
             self.out.event(
                 SensorEvent(
                     timestamp=eve_timestamp(now),

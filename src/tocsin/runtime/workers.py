@@ -35,10 +35,13 @@ from tocsin.applayer.registry import Registry
 from tocsin.capture import open_capture
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.detect.engine import DetectEngine
+from tocsin.model.events import SensorEvent, SensorInfo
 from tocsin.model.exercise import ExerciseMark
 from tocsin.model.flows import FlowBatch
+from tocsin.model.selfalerts import FLOW_EMERGENCY, alert_event
 from tocsin.output.eve_flow import FlowFormatter
 from tocsin.output.sink import EveSink
+from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter
 from tocsin.runtime.analyze import AnalysisResult, Progress, summarize
 from tocsin.runtime.clock import monotonic, process_age_s
@@ -147,6 +150,7 @@ class Merger:
         self.credits = credits
         self._points: dict[int, dict[int, tuple[Counters, Counters]]] = {}
         self._latest: dict[int, tuple[Counters, Counters]] = {}
+        self._emergency: set[int] = set()  # workers whose flow table is in emergency mode
         self._fds: dict[int, dict[int, int]] = {}  # worker -> spill segment -> fd
 
     def _recv(self, k: int) -> Shipment | Finished:
@@ -239,6 +243,8 @@ class Merger:
             alerts += corr.flush()
             if alerts:
                 self.out.sequence([alerts])
+        for now, entered, counters in s.emergency:
+            self._emergency_seen(s.worker, now, entered, counters)
         for now, flat, extra in s.stats:
             if self.aligned:
                 got = self._points.setdefault(now, {})
@@ -251,6 +257,24 @@ class Merger:
                 self._write_stats(now, [self._latest[k] for k in sorted(self._latest)])
         if self.progress is not None and s.worker == 0:
             self.progress(Progress(s.bytes_read, s.bytes_total, s.key, ""))
+
+    def _emergency_seen(self, k: int, now: int, entered: bool, counters: Counters) -> None:
+        """The sensor is in emergency mode while any worker's flow table is: one self-alert
+        when the first enters, one `emergency_over` event when the last leaves."""
+        was = bool(self._emergency)
+        if entered:
+            self._emergency.add(k)
+        else:
+            self._emergency.discard(k)
+        if not was and self._emergency:
+            self.out.sequence([[alert_event(eve_timestamp(now), FLOW_EMERGENCY)]])
+        elif was and not self._emergency:
+            info = SensorInfo(
+                kind="emergency_over",
+                message="every worker's flow table back under its recovery level: normal timeouts",
+                counters=counters,
+            )
+            self.out.sequence([[SensorEvent(timestamp=eve_timestamp(now), sensor=info)]])
 
     def _spill(self, k: int, segment: int) -> int:
         """The file descriptor of worker `k`'s spill segment; the segments before it are
