@@ -15,17 +15,8 @@ from hypothesis import strategies as st
 from tocsin.detect.behaviour._fanout import Repeats, unique_rows
 
 
-class _NumpyRepeats:
-    """The definition: the vectorised filter as first written."""
-
-    def __init__(self, window_us: int, bits: int) -> None:
-        size = 1 << bits
-        self.mask = np.uint64(size - 1)
-        self.window_us = window_us
-        self.tag = np.zeros(size, dtype=np.uint64)
-        self.item = np.zeros(size, dtype=np.uint64)
-        self.ts = np.zeros(size, dtype=np.int64)
-        self.hot = np.zeros(size, dtype=np.bool_)
+class _NumpyRepeats(Repeats):
+    """The definition: the vectorised filter as first written, on the same table."""
 
     def filter(
         self, group: npt.NDArray[np.uint64], item: npt.NDArray[np.uint64], ts: npt.NDArray[np.int64]
