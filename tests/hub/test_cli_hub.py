@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from hub.hubkit import tocsin
+from hub.hubkit import TOCSIN, tocsin
 
 
 def _fails(*args: str, code: int = 2) -> str:
@@ -227,3 +228,26 @@ def test_hub_on_postgresql(pg_db: str, tmp_path: Path) -> None:
     # a second hub home on the same database finds its admin already there
     line = _fails("hub", "init", "--home", str(tmp_path / "other"), "--store", pg_db)
     assert "user 'admin' already exists" in line
+
+
+def test_two_sensors_on_one_home(tmp_path: Path) -> None:
+    """A second sensor on a home in use would share its outbox: refused, naming the first."""
+    token = tmp_path / "t"
+    token.write_text("tcs_x\n")
+    eve = tmp_path / "eve.json"
+    eve.write_text("")
+    args = ["sensor", "--eve-file", str(eve), "--hub", "https://127.0.0.1:1", "--site",
+            "chu-a", "--token-file", str(token), "--home", str(tmp_path / "s")]  # fmt: skip
+    first = subprocess.Popen(
+        [TOCSIN, *args, "--duration", "60"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lock = tmp_path / "s" / "sensor" / "lock"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
+            time.sleep(0.1)
+        line = _fails(*args, "--duration", "1")
+        assert "in use by another tocsin sensor" in line and f"pid {first.pid}" in line
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)

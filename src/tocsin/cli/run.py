@@ -24,6 +24,7 @@ import typer
 
 from tocsin.cli import sensor as s
 from tocsin.cli.analyze import _error
+from tocsin.cli.uplink import hold
 from tocsin.hub.home import HubSettings, archive_dir, home_dir, hub_dir, load_settings
 from tocsin.hub.local import LocalHub, local_sensor
 from tocsin.hub.store import Store, StoreError, open_store
@@ -44,6 +45,7 @@ class LocalLink:
     ) -> None:
         self.dir, self.store, self.sensor, self.heartbeat_s = directory, store, sensor, heartbeat_s
         self.url = f"the local store ({store.name})"
+        self.lock = hold(directory, "tocsin run")
         try:
             self.outbox = Outbox(directory / "outbox.db", max_bytes=outbox_mb << 20)
         except OutboxError as err:

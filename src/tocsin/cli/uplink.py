@@ -9,6 +9,8 @@ or TSV logs, followed and mapped to EVE). Files live in `<home>/sensor/`: the ou
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import sys
 import threading
@@ -68,6 +70,7 @@ class HubLink:
             raise _exit(f"--ca {ca}: no such file")
         self.url, self.site, self.ca, self.heartbeat_s = url, site, ca, heartbeat_s
         self.dir = home_dir(home) / "sensor"
+        self.lock = hold(self.dir, "tocsin sensor")
         try:
             self.outbox = Outbox(self.dir / "outbox.db", max_bytes=outbox_mb << 20)
         except OutboxError as err:
@@ -86,6 +89,28 @@ class HubLink:
             heartbeat_s=self.heartbeat_s,
             log=lambda msg: _say(msg),
         )
+
+
+def hold(directory: Path, who: str) -> int:
+    """Lock `directory` for this process's life (returns the lock's descriptor): one sensor
+    per home, since a second would share its outbox and live EVE file. Another process
+    holding it, or a directory that cannot be made: one line, exit 2."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise _exit(f"{directory}: cannot open the outbox here: {err.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise _exit(
+            f"{directory}: in use by another {who} (pid {pid}); give each its own --home"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def _exit(message: str, code: int = 2) -> typer.Exit:
