@@ -9,7 +9,7 @@ into the other end with `tcpreplay --pps RATE` (Debian: tcpreplay), and reads th
 summary: packets it processed, and the kernel's own counters of packets seen and dropped
 because the ring was full. One run per rate, in order; the table goes to
 `bench/results/<date>-live.md`. Needs root; the namespace and the veth are removed at the
-end. One worker: `--workers` is not built yet.
+end. `--workers N`: N worker processes, each with its own ring in one FANOUT group.
 """
 
 from __future__ import annotations
