@@ -19,17 +19,14 @@ import numpy.typing as npt
 
 from tocsin.applayer.protos import ALPROTO_NAMES, ALPROTO_UNKNOWN
 from tocsin.applayer.registry import Registry, builtin
-from tocsin.capture.batch import LINKTYPE_RAW, PacketBatch
+from tocsin.capture.batch import PacketBatch
 from tocsin.capture.errors import CaptureError
 from tocsin.decode.common import VXLAN_DEFAULT_PORT
 from tocsin.decode.decoder import Decoder
 from tocsin.decode.defrag import Defragmenter
 from tocsin.decode.layout import (
     ANOMALY_CODE,
-    ANOMALY_NAMES,
     FLAG_FRAG,
-    FLAG_IP,
-    FLAG_PORTS,
     new_packets,
 )
 from tocsin.detect.correlate.correlator import Correlator
@@ -38,18 +35,16 @@ from tocsin.flow.layout import AF_PY, FC_EMERG_ENTERED, FC_EMERG_OVER
 from tocsin.flow.table import FlowConfig, FlowTable
 from tocsin.model import selfalerts
 from tocsin.model.events import (
-    AnomalyEvent,
-    AnomalyInfo,
     SensorEvent,
     SensorInfo,
 )
-from tocsin.model.ids import ip_text
 from tocsin.output.eve_flow import PROTO_NAMES, FlowFormatter
 from tocsin.output.sink import EveSink
 from tocsin.output.timefmt import eve_timestamp
 from tocsin.output.writer import EveWriter, stack
 from tocsin.runtime.applayer import AppConfig, AppLayer, stat_word
 from tocsin.runtime.correlate import CorrelatedWriter, arp_events, arp_rows
+from tocsin.runtime.fragments import Reassembled, anomaly_events, defragment
 from tocsin.runtime.ordering import in_order, mark_alerted, merge, with_alert_flows
 from tocsin.runtime.shard import ShardWriter
 from tocsin.runtime.shed import LoadShed
@@ -405,26 +400,8 @@ class Pipeline:
         rows: npt.NDArray[np.intp],
         pcnt: npt.NDArray[np.int64],
     ) -> None:
-        for i in rows.tolist():
-            r = pk[i]
-            ipver = int(r["ipver"])
-            has_ip = bool(r["flags"] & FLAG_IP)
-            ports = bool(r["flags"] & FLAG_PORTS)
-            proto = int(r["proto"])
-            vlan = [int(v) for v in (r["vlan0"], r["vlan1"]) if v]
-            self.out.event(
-                AnomalyEvent(
-                    timestamp=eve_timestamp(int(batch.ts_us[i])),
-                    anomaly=AnomalyInfo(type="decode", event=ANOMALY_NAMES[int(r["anomaly"])]),
-                    pcap_cnt=int(pcnt[i]),
-                    src_ip=ip_text(ipver, int(r["src_hi"]), int(r["src_lo"])) if has_ip else None,
-                    dest_ip=ip_text(ipver, int(r["dst_hi"]), int(r["dst_lo"])) if has_ip else None,
-                    proto=PROTO_NAMES.get(proto, str(proto)) if has_ip else None,
-                    src_port=int(r["sport"]) if ports else None,
-                    dest_port=int(r["dport"]) if ports else None,
-                    vlan=vlan or None,
-                )
-            )
+        for ev in anomaly_events(batch, pk, rows, pcnt):
+            self.out.event(ev)
 
     def _defragment(
         self,
@@ -432,64 +409,18 @@ class Pipeline:
         pk: npt.NDArray[np.void],
         rows: npt.NDArray[np.intp],
         pcnt: npt.NDArray[np.int64],
-    ) -> tuple[
-        npt.NDArray[np.void],
-        npt.NDArray[np.uint32],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.uint8],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.int64],
-    ]:
-        """Feed fragments to the defragmenter; returns the batch's (records, wire lengths,
-        times, bytes, packet offsets, pcap_cnt) with each reassembled datagram
-        inserted right after the fragment that completed it, so flows see packets in capture
-        order (a reassembled datagram has the pcap_cnt of that fragment)."""
-        done: list[tuple[int, bytes]] = []
-        after: list[int] = []
-        for i in rows.tolist():
-            r = pk[i]
-            start = int(batch.offset[i]) + int(r["l3_off"])
-            raw = bytes(batch.data[start : int(batch.offset[i]) + int(batch.caplen[i])])
-            ts = int(batch.ts_us[i])
-            try:
-                if int(r["ipver"]) == 4:
-                    res = self.defrag.add_ipv4(ts, raw, int(r["vlan0"]))
-                else:
-                    res = self.defrag.add_ipv6(ts, raw, int(r["frag_off"]), int(r["vlan0"]))
-            except Exception:  # a bug, not bad input: count it, drop the fragment, go on
-                self.internal_errors["defrag"] = self.internal_errors.get("defrag", 0) + 1
-                continue
-            for name in res.events:
-                self._count_event(name)
-                self.out.event(
-                    AnomalyEvent(
-                        timestamp=eve_timestamp(ts),
-                        anomaly=AnomalyInfo(type="decode", event=name),
-                        pcap_cnt=int(pcnt[i]),
-                        src_ip=ip_text(int(r["ipver"]), int(r["src_hi"]), int(r["src_lo"])),
-                        dest_ip=ip_text(int(r["ipver"]), int(r["dst_hi"]), int(r["dst_lo"])),
-                    )
-                )
-            if res.packet is not None:
-                done.append((ts, res.packet))
-                after.append(i + 1)
-        if not done:
-            return pk, batch.wirelen, batch.ts_us, batch.data, batch.offset, pcnt
-        whole = PacketBatch.from_packets(done, LINKTYPE_RAW)
-        wpk = self.decoder.decode(whole, on_wire=False)
-        data, pos = batch.data, batch.offset
-        if self.app is not None:  # the probes read payloads: one buffer for all packets
-            used = int((batch.offset + batch.caplen).max())
-            data = np.concatenate([batch.data[:used], whole.data])
-            pos = np.insert(batch.offset, after, whole.offset + used)
-        return (
-            np.insert(pk, after, wpk),
-            np.insert(batch.wirelen, after, whole.wirelen),
-            np.insert(batch.ts_us, after, whole.ts_us),
-            data,
-            pos,
-            np.insert(pcnt, after, pcnt[np.asarray(after) - 1]),
+    ) -> Reassembled:
+        """The fragments of `rows` through the defragmenter (see `runtime.fragments`); its
+        anomalies counted and written, its failures counted."""
+        out, events, failed = defragment(
+            self.defrag, self.decoder, self.app is not None, batch, pk, rows, pcnt
         )
+        if failed:  # a bug, not bad input: counted, the fragment dropped
+            self.internal_errors["defrag"] = self.internal_errors.get("defrag", 0) + failed
+        for name, ev in events:
+            self._count_event(name)
+            self.out.event(ev)
+        return out
 
     def _count_event(self, name: str) -> None:
         code = ANOMALY_CODE.get(name)
