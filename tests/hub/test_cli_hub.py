@@ -238,9 +238,7 @@ def test_two_sensors_on_one_home(tmp_path: Path) -> None:
     eve.write_text("")
     args = ["sensor", "--eve-file", str(eve), "--hub", "https://127.0.0.1:1", "--site",
             "chu-a", "--token-file", str(token), "--home", str(tmp_path / "s")]  # fmt: skip
-    first = subprocess.Popen(
-        [TOCSIN, *args, "--duration", "60"], stderr=subprocess.PIPE, text=True
-    )
+    first = subprocess.Popen([TOCSIN, *args, "--duration", "60"], stderr=subprocess.PIPE, text=True)
     try:
         lock = tmp_path / "s" / "sensor" / "lock"
         deadline = time.monotonic() + 30
