@@ -249,3 +249,10 @@ def test_two_sensors_on_one_home(tmp_path: Path) -> None:
     finally:
         first.terminate()
         first.communicate(timeout=60)
+
+
+def test_run_on_an_interface_it_cannot_capture_sets_nothing_up(tmp_path: Path) -> None:
+    """The capture is checked first: no data directory, no admin password printed."""
+    line = _fails("run", "--iface", "nosuch0", "--home", str(tmp_path / "h"))
+    assert line.startswith("tocsin: nosuch0: ") or "root" in line
+    assert not (tmp_path / "h").exists()

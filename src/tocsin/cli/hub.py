@@ -221,10 +221,7 @@ def serve(
     from tocsin.hub.app import make_app
 
     settings, store = _store(home)
-    where = listen or settings.listen
-    host, _, port = where.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _fail(f"--listen {where!r}: expected HOST:PORT")
+    host, port = listen_address(listen or settings.listen)
     for p in (settings.cert, settings.key):
         if not Path(p).is_file():
             raise _fail(f"{p}: TLS file missing (see hub.json)")
@@ -242,13 +239,21 @@ def serve(
     uvicorn.run(
         app,
         host=host,
-        port=int(port),
+        port=port,
         ssl_certfile=settings.cert,
         ssl_keyfile=settings.key,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+
+
+def listen_address(where: str) -> tuple[str, int]:
+    """HOST:PORT as (host, port); a mistake: one line, exit 2."""
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _fail(f"--listen {where!r}: expected HOST:PORT")
+    return host, int(port)
 
 
 @hub_app.command("stats")

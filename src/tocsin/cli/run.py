@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
-import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ import typer
 
 from tocsin.cli import sensor as s
 from tocsin.cli.analyze import _error
-from tocsin.cli.uplink import hold
-from tocsin.hub.home import HubSettings, archive_dir, home_dir, hub_dir, load_settings
+from tocsin.cli.hub import listen_address, setup_hub
+from tocsin.cli.uplink import hold, tell
+from tocsin.hub.home import HomeError, HubSettings, archive_dir, home_dir, hub_dir, load_settings
 from tocsin.hub.local import LocalHub, local_sensor
 from tocsin.hub.store import Store, StoreError, open_store
 from tocsin.hub.store.base import Sensor
@@ -40,20 +40,19 @@ class LocalLink:
     """The `Link` of `tocsin run`: outbox and live EVE file in `<home>/run/`, delivered to
     `store` as `sensor`."""
 
+    who = "tocsin run"
+
     def __init__(
         self, directory: Path, store: Store, sensor: Sensor, outbox_mb: int, heartbeat_s: float
     ) -> None:
         self.dir, self.store, self.sensor, self.heartbeat_s = directory, store, sensor, heartbeat_s
         self.url = f"the local store ({store.name})"
-        self.lock = hold(directory, "tocsin run")
+        self.lock = hold(directory, self.who)
         try:
             self.outbox = Outbox(directory / "outbox.db", max_bytes=outbox_mb << 20)
         except OutboxError as err:
             _error(str(err))
             raise typer.Exit(2) from None
-
-    def say(self, message: str) -> None:
-        _say(message)
 
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher:
         return Pusher(
@@ -63,41 +62,23 @@ class LocalLink:
             source=source,
             health=lambda: health,
             heartbeat_s=self.heartbeat_s,
-            log=_say,
+            log=partial(tell, self.who),
         )
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(f"tocsin run: {message}\n")
-    sys.stderr.flush()
-
-
-def _listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        _error(f"--listen {listen!r}: expected HOST:PORT")
-        raise typer.Exit(2)
-    return host, int(port)
-
-
-def _hub(home: Path | None) -> tuple[HubSettings, bool]:
-    """The home's hub settings, setting the hub up on first use (returns whether it did)."""
-    from tocsin.cli.hub import setup_hub
-
+def _hub(home: Path | None) -> HubSettings:
+    """The home's hub settings, setting the hub up on first use."""
     if (hub_dir(home) / "hub.json").exists():
-        from tocsin.hub.home import HomeError
-
         try:
-            return load_settings(home), False
+            return load_settings(home)
         except HomeError as err:
             _error(str(err))
             raise typer.Exit(2) from None
-    names = [socket.gethostname(), "localhost", "127.0.0.1"]
     password = secrets.token_urlsafe(12)
-    settings = setup_hub(home, None, names, None, None, None, "admin", password, "127.0.0.1:8443")
+    settings = setup_hub(home, None, [], None, None, None, "admin", password, "127.0.0.1:8443")
     typer.echo(f"set up {home_dir(home)}: store {settings.store}", err=True)
     typer.echo(f"admin account 'admin' (for --listen), password: {password}", err=True)
-    return settings, True
+    return settings
 
 
 def _serve(settings: HubSettings, store: Store, home: Path | None, listen: str) -> Any:
@@ -107,7 +88,7 @@ def _serve(settings: HubSettings, store: Store, home: Path | None, listen: str) 
 
     from tocsin.hub.app import make_app
 
-    host, port = _listen(listen)
+    host, port = listen_address(listen)
     app = make_app(store, settings, None, archive_dir(home), watch=False)
     config = uvicorn.Config(
         app,
@@ -177,10 +158,10 @@ def run(
     from tocsin.cli.uplink import live
 
     if listen is not None:
-        _listen(listen)
+        listen_address(listen)
     watch = s.live_watch(iface, workers, flow_cap, ring_mb, promisc, None, bpf, rules,
                          detectors, shed, duration, count, quiet)  # fmt: skip
-    settings, _ = _hub(home)
+    settings = _hub(home)
     try:
         store = open_store(settings.store)
         directory = home_dir(home) / "run"
@@ -203,4 +184,4 @@ def run(
     store.close()
     s.report(result, iface, str(link.dir / "live.eve.json"), quiet, summary_json)
     if not quiet:
-        _say(f"{held} events of site {site} held in {store.name}")
+        tell(LocalLink.who, f"{held} events of site {site} held in {store.name}")

@@ -236,6 +236,13 @@ def live_watch(
     if flow_cap < 16 * workers:
         _error(f"--flow-cap must be at least 16 per worker (got {flow_cap} for {workers})")
         raise typer.Exit(2)
+    group = fanout_group if fanout_group is not None else os.getpid() & 0xFFFF
+    source = LiveSource(iface, ring_mb, promisc, group, bpf)
+    try:  # before rules load, or a data directory is set up: the capture would fail
+        source.check()
+    except (CaptureError, BpfError) as e:
+        _error(str(e))
+        raise typer.Exit(2) from None
     config = PipelineConfig(flow=FlowConfig(cap=flow_cap // workers))
     detect = _load_rules(err, rules, None, None, None, True, quiet) if rules else None
     correlate = _load_correlator(None, "", None) if detectors else None
@@ -262,8 +269,6 @@ def live_watch(
                         shed=ShedConfig() if shed else None, health=health,
                     )  # fmt: skip
             else:
-                group = fanout_group if fanout_group is not None else os.getpid() & 0xFFFF
-                source = LiveSource(iface, ring_mb, promisc, group, bpf)
 
                 def ready() -> None:
                     if not quiet:

@@ -38,15 +38,15 @@ class Link(Protocol):
     url: str
     dir: Path
     outbox: Outbox
-
-    def say(self, message: str) -> None:
-        """Tell the user (stderr, prefixed with the command's name)."""
+    who: str  # the command, as it signs its messages
 
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher: ...
 
 
 class HubLink:
     """What `--hub`, `--site`, `--token-file`, `--ca`, `--home`, `--outbox-mb` say."""
+
+    who = "tocsin sensor"
 
     def __init__(
         self,
@@ -70,14 +70,11 @@ class HubLink:
             raise _exit(f"--ca {ca}: no such file")
         self.url, self.site, self.ca, self.heartbeat_s = url, site, ca, heartbeat_s
         self.dir = home_dir(home) / "sensor"
-        self.lock = hold(self.dir, "tocsin sensor")
+        self.lock = hold(self.dir, self.who)
         try:
             self.outbox = Outbox(self.dir / "outbox.db", max_bytes=outbox_mb << 20)
         except OutboxError as err:
             raise _exit(str(err)) from None
-
-    def say(self, message: str) -> None:
-        _say(message)
 
     def pusher(self, source: str, health: dict[str, Any]) -> Pusher:
         return Pusher(
@@ -87,7 +84,7 @@ class HubLink:
             source=source,
             health=lambda: health,
             heartbeat_s=self.heartbeat_s,
-            log=lambda msg: _say(msg),
+            log=_say,
         )
 
 
@@ -118,9 +115,14 @@ def _exit(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(f"tocsin sensor: {message}\n")
+def tell(who: str, message: str) -> None:
+    """A progress line for the user on stderr, signed by the command `who`."""
+    sys.stderr.write(f"{who}: {message}\n")
     sys.stderr.flush()
+
+
+def _say(message: str) -> None:
+    tell(HubLink.who, message)
 
 
 def _run(
@@ -233,7 +235,9 @@ def live(link: Link, watch: Callable[[Path, dict[str, Any]], T], drain_s: float)
             uplink.stop.set()
             thread.join()
     depth, _ = link.outbox.depth()
-    link.say(f"{uplink.pusher.delivered} events delivered to {link.url}; {depth} still queued")
+    tell(
+        link.who, f"{uplink.pusher.delivered} events delivered to {link.url}; {depth} still queued"
+    )
     if failed:
         raise typer.Exit(4)
     return result

@@ -26,6 +26,8 @@ class LocalHub:
     """Delivers to `store` as `sensor`. Store errors are transient (`LinkDown`: the courier
     backs off and retries, the outbox keeps the events); a refused request is final."""
 
+    encoding = ""  # batches come as they are: compressing them here would only cost
+
     def __init__(self, store: Store, sensor: Sensor) -> None:
         self.store, self.sensor = store, sensor
 

@@ -39,6 +39,9 @@ class LinkDown(Exception):
 
 
 class Transport(Protocol):
+    # how batch bodies are sent: "zstd" over a network, "" in-process (nothing to save)
+    encoding: str
+
     def post(
         self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
     ) -> dict[str, Any]:
@@ -57,6 +60,8 @@ def tls_context(ca: Path | None) -> ssl.SSLContext:
 class HttpTransport:
     """The hub at `url`, over HTTPS with the sensor's bearer `token`, verified against `ca`."""
 
+    encoding = "zstd"
+
     def __init__(self, url: str, token: str, ca: Path | None = None) -> None:
         self._client = httpx.Client(
             base_url=url.rstrip("/"),
@@ -70,10 +75,12 @@ class HttpTransport:
         self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
     ) -> dict[str, Any]:
         """POST; a 5xx is raised as `httpx.HTTPStatusError` (transient)."""
-        if timeout is None:
-            r = self._client.post(path, content=body, headers=headers)
-        else:
-            r = self._client.post(path, content=body, headers=headers, timeout=timeout)
+        r = self._client.post(
+            path,
+            content=body,
+            headers=headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
         if r.status_code in (400, 401, 403, 404, 413, 415):
             try:
                 why = r.json().get("detail", r.text)
@@ -157,15 +164,16 @@ class Pusher:
         batch = self.outbox.take(self.batch_events)
         if not batch:
             return 0
-        body = self._zstd.compress(
-            self._encode.encode(
-                Batch(self.site, self.outbox.epoch, [(s, line) for s, _, line in batch])
-            )
+        body = self._encode.encode(
+            Batch(self.site, self.outbox.epoch, [(s, line) for s, _, line in batch])
         )
+        encoding = self.transport.encoding
+        if encoding == "zstd":
+            body = self._zstd.compress(body)
         answer = self.transport.post(
             "/api/v1/batches",
             body,
-            {"Content-Type": "application/x-tocsin-batch", "Content-Encoding": "zstd"},
+            {"Content-Type": "application/x-tocsin-batch", "Content-Encoding": encoding},
         )
         rejected = int(answer.get("rejected", 0))
         if rejected:

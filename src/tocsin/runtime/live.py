@@ -95,6 +95,13 @@ class LiveSource:
     fanout_group: int
     bpf: str | None
 
+    def check(self) -> None:
+        """Open the interface (and compile the filter) once and close it: what would stop
+        the capture — not root, no such interface, a bad filter — is raised now
+        (`CaptureError`, `BpfError`), before anything else starts."""
+        with LiveCapture(self.iface, ring_mb=1, promisc=False, bpf=self.bpf):
+            pass
+
 
 def run_live_sharded(
     source: LiveSource,
@@ -119,9 +126,7 @@ def run_live_sharded(
     `CaptureError` here, before any worker starts; `on_ready()` is called once every
     worker's ring is open (what is sent from then on is seen)."""
     t0 = time.monotonic()
-    # the interface can be opened (root, it exists, the filter compiles): say so now
-    with LiveCapture(source.iface, ring_mb=1, promisc=False, bpf=source.bpf):
-        pass
+    source.check()  # before any worker starts
     sink = EveSink(eve_path, flush_s=1.0)
     spill = spill_dir()
     job = Job([], config, workers, 0, registry, detect, correlate, spill)

@@ -30,7 +30,7 @@ from tocsin.decode.layout import FLAG_IP
 from tocsin.detect.correlate.correlator import Correlator
 from tocsin.flow.key import mix64
 from tocsin.flow.layout import FLOW_DTYPE
-from tocsin.jit import kernel
+from tocsin.jit import inline_kernel, kernel
 from tocsin.model.arp import ArpEvent
 from tocsin.model.events import EVENT_TYPES, Event
 from tocsin.model.flows import FlowBatch
@@ -40,16 +40,20 @@ from tocsin.output.writer import EveWriter
 Counters = dict[str, int]
 
 
+@inline_kernel
+def _pair_hash(r: Any) -> np.uint64:
+    """A packet record's address pair, hashed the same both ways (a + b)."""
+    a = mix64(r["src_hi"] ^ mix64(r["src_lo"]))
+    b = mix64(r["dst_hi"] ^ mix64(r["dst_lo"]))
+    h: np.uint64 = mix64(a + b)
+    return h
+
+
 @kernel
 def _owners(pk: np.ndarray, n: int, out: np.ndarray) -> None:
     for i in range(pk.shape[0]):
         r = pk[i]
-        if (r["flags"] & FLAG_IP) == 0:
-            out[i] = 0
-            continue
-        a = mix64(r["src_hi"] ^ mix64(r["src_lo"]))
-        b = mix64(r["dst_hi"] ^ mix64(r["dst_lo"]))
-        out[i] = mix64(a + b) % np.uint64(n)  # a + b: the same both ways
+        out[i] = _pair_hash(r) % np.uint64(n) if r["flags"] & FLAG_IP else 0
 
 
 def owners(pk: npt.NDArray[np.void], n: int) -> npt.NDArray[np.uint16]:
@@ -79,9 +83,7 @@ def _assign(
             out[i] = 0
             load[0] += 1
             continue
-        a = mix64(r["src_hi"] ^ mix64(r["src_lo"]))
-        b = mix64(r["dst_hi"] ^ mix64(r["dst_lo"]))
-        h = mix64(a + b)  # a + b: the same both ways
+        h = _pair_hash(r)
         if h == 0:
             h = np.uint64(1)  # 0 marks an empty slot
         j = h & mask

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tocsin.detect.behaviour._fanout import unique_rows
 from tocsin.detect.behaviour._ports import PortSet
 from tocsin.detect.correlate.plugin import Context, Detector, DetectorInfo, Finding
 from tocsin.detect.correlate.state import BoundedMap
@@ -99,17 +100,11 @@ class _Target:
 def _unique_targets(
     ver: npt.NDArray[np.uint8], hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
-    """`np.unique(np.stack([ver, hi, lo], axis=1), axis=0, return_inverse=True)`, the same
-    rows in the same (lexicographic) order, by a lexsort: ten times faster than `unique`'s
-    sort of row-sized records."""
-    v = ver.astype(np.uint64)
-    order = np.lexsort((lo, hi, v))
-    vs, hs, ls = v[order], hi[order], lo[order]
-    new = np.ones(order.size, dtype=np.bool_)
-    new[1:] = (vs[1:] != vs[:-1]) | (hs[1:] != hs[:-1]) | (ls[1:] != ls[:-1])
-    inv = np.empty(order.size, dtype=np.intp)
-    inv[order] = np.cumsum(new) - 1
-    return np.stack([vs[new], hs[new], ls[new]], axis=1), inv
+    """`np.unique(np.stack([ver, hi, lo], axis=1), axis=0, return_inverse=True)`: the same
+    rows in the same (lexicographic) order, by `unique_rows`' lexsort."""
+    cols = np.stack([ver.astype(np.uint64), hi, lo], axis=1)
+    first, inverse, _ = unique_rows(cols)
+    return cols[first], inverse
 
 
 class Flood(Detector):

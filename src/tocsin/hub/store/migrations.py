@@ -50,14 +50,11 @@ MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
             " since DOUBLE PRECISION NOT NULL)",
         ],
     ),
-]
-
-MIGRATIONS.append(
     (
         2,  # the API's reads by type in storage order (GET /api/v1/events?type=alert&after=N)
         ["CREATE INDEX events_type_id ON events (event_type, id)"],
         ["CREATE INDEX events_type_id ON events (event_type, id)"],
-    )
-)
+    ),
+]
 
 CURRENT = MIGRATIONS[-1][0]
