@@ -6,6 +6,7 @@ import json
 import secrets as _secrets
 import socket
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -216,8 +217,6 @@ def serve(
     """Run the hub's HTTPS API in the foreground (Ctrl-C stops it)."""
     import logging
 
-    import uvicorn
-
     from tocsin.hub.app import make_app
 
     settings, store = _store(home)
@@ -236,7 +235,16 @@ def serve(
             raise _fail(str(err)) from None
     app = make_app(store, settings, publish, archive_dir(home))
     typer.echo(f"hub listening on https://{host}:{port} (store {store.name})", err=True)
-    uvicorn.run(
+    api_server(app, settings, host, port).run()
+
+
+def api_server(app: Any, settings: HubSettings, host: str, port: int) -> Any:
+    """The hub's HTTPS API (uvicorn) serving `app` on host:port with the hub's TLS files:
+    `.run()` it (in the main thread, Ctrl-C stops it) or, from a thread, set its
+    `should_exit` to stop it. Clients get 5 s to finish on shutdown."""
+    import uvicorn
+
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -246,6 +254,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    return uvicorn.Server(config)
 
 
 def listen_address(where: str) -> tuple[str, int]:

@@ -23,7 +23,7 @@ import typer
 
 from tocsin.cli import sensor as s
 from tocsin.cli.analyze import _error
-from tocsin.cli.hub import listen_address, setup_hub
+from tocsin.cli.hub import api_server, listen_address, setup_hub
 from tocsin.cli.uplink import hold, tell
 from tocsin.hub.home import HomeError, HubSettings, archive_dir, home_dir, hub_dir, load_settings
 from tocsin.hub.local import LocalHub, local_sensor
@@ -84,23 +84,11 @@ def _hub(home: Path | None) -> HubSettings:
 def _serve(settings: HubSettings, store: Store, home: Path | None, listen: str) -> Any:
     """The hub's HTTPS API on `listen`, in a thread of this process; returns the server
     (set `should_exit` to stop it)."""
-    import uvicorn
-
     from tocsin.hub.app import make_app
 
     host, port = listen_address(listen)
-    app = make_app(store, settings, None, archive_dir(home), watch=False)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=settings.cert,
-        ssl_keyfile=settings.key,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
+    server = api_server(make_app(store, settings, None, archive_dir(home), watch=False),
+                        settings, host, port)  # fmt: skip
     thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
     thread.start()
     typer.echo(f"hub API on https://{host}:{port}", err=True)
